@@ -1,0 +1,85 @@
+// webchat's own browser code: the little htmx does not do. Everything works without it except
+// live streaming; it must stay small (the page budget is 30 KB gzipped in all).
+(() => {
+  "use strict";
+  const $ = (selector, root = document) => root.querySelector(selector);
+  const csrf = () => $('meta[name="csrf-token"]')?.content || "";
+
+  // Every htmx request carries the session's CSRF token.
+  document.addEventListener("htmx:config:request", (event) => {
+    event.detail.ctx.request.headers["X-CSRF-Token"] = csrf();
+  });
+
+  // --- Following the stream: keep the newest text in view unless the reader scrolled up.
+  let stick = true;
+  const scroller = () => $("#scroller");
+  const follow = () => {
+    const s = scroller();
+    if (s && stick) s.scrollTop = s.scrollHeight;
+  };
+  document.addEventListener("scroll", (event) => {
+    const s = event.target;
+    if (s && s.id === "scroller") stick = s.scrollHeight - s.scrollTop - s.clientHeight < 80;
+  }, true);
+
+  // Token frames {"d": text} append plain text to the reply's tail: no HTML is parsed, so a
+  // token can never inject markup. Every other frame is htmx's to swap.
+  document.addEventListener("htmx:ws:before:message:incoming", (event) => {
+    const data = event.detail.message.data;
+    if (typeof data !== "string" || !data.startsWith('{"d":')) return;
+    event.preventDefault();
+    const tails = event.target.querySelectorAll(".tail");
+    const tail = tails[tails.length - 1];
+    if (tail) tail.append(JSON.parse(data).d);
+    follow();
+  });
+  document.addEventListener("htmx:after:swap", follow);
+  document.addEventListener("htmx:ws:after:message:incoming", follow);
+
+  // --- The composer: Enter sends, Shift+Enter is a new line, the box grows with its text.
+  const grow = (box) => {
+    box.style.height = "auto";
+    box.style.height = Math.min(box.scrollHeight, window.innerHeight * 0.4) + "px";
+  };
+  document.addEventListener("input", (event) => {
+    if (event.target.id === "composer-text") grow(event.target);
+  });
+  document.addEventListener("keydown", (event) => {
+    const box = event.target;
+    if (box.id !== "composer-text" || event.key !== "Enter") return;
+    if (event.shiftKey || event.isComposing || event.keyCode === 229) return;
+    event.preventDefault();
+    box.form.requestSubmit();
+  });
+
+  // After a message is accepted, empty the composer; after a refusal, keep the text as typed.
+  document.addEventListener("htmx:after:request", (event) => {
+    const form = event.target;
+    if (form.id !== "composer") return;
+    const ok = event.detail.ctx.response && event.detail.ctx.response.status < 400;
+    if (!ok) return;
+    const box = $("#composer-text", form);
+    box.value = "";
+    grow(box);
+    $("#composer-status").replaceChildren();
+    $("#empty")?.remove();
+    stick = true;
+  });
+
+  // A failed request (network down, server gone) gets a message too.
+  document.addEventListener("htmx:error", (event) => {
+    const status = $("#composer-status");
+    if (!status || event.detail.ctx?.response) return;
+    const p = document.createElement("p");
+    p.className = "composer-error";
+    p.setAttribute("role", "alert");
+    p.textContent = "Could not reach the server. Check the connection and try again.";
+    status.replaceChildren(p);
+  });
+
+  document.addEventListener("DOMContentLoaded", () => {
+    const box = $("#composer-text");
+    if (box) grow(box);
+    follow();
+  });
+})();

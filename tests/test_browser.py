@@ -1,0 +1,115 @@
+"""What a person does in the page, in headless Chromium (Debian's, driven by Playwright)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import slow_words
+from playwright.sync_api import Page, expect
+
+pytestmark = pytest.mark.browser
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+WORDS = ["Here", " is", " a", " **streamed**", " reply", " with", " `code`", " and", " more", " words", "."]
+
+
+@pytest.fixture
+def watched(page: Page) -> Page:
+    """The page, failing the test on any script error or CSP violation it logs (a 4xx answer to a
+    refused request is expected and shown in the page, so it is not a problem)."""
+    problems: list[str] = []
+    expected = "the server responded with a status of 4"
+    page.on(
+        "console", lambda m: problems.append(m.text) if m.type == "error" and expected not in m.text else None
+    )
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    yield page
+    assert problems == [], problems
+
+
+def send(page: Page, text: str) -> None:
+    box = page.locator("#composer-text")
+    box.fill(text)
+    box.press("Enter")
+
+
+def test_send_a_message_and_watch_the_reply_stream_in(live_server, watched: Page):
+    server = live_server(slow_words(WORDS, 0.12))
+    watched.goto(server.url)
+    send(watched, "hello")
+    expect(watched.locator(".msg.user")).to_have_text("hello")
+    expect(watched.locator("#composer-text")).to_have_value("")
+    reply = watched.locator(".reply").last
+    seen = set()
+    for _ in range(100):
+        text = reply.inner_text()
+        seen.add(text)
+        if "more" in text:
+            break
+        watched.wait_for_timeout(40)
+    assert len(seen) >= 3, seen  # the text grew in steps: streamed, not delivered at once
+    expect(reply.locator("strong")).to_have_text("streamed")
+    expect(reply).not_to_have_class("reply streaming")
+    expect(reply.locator("code")).to_have_text("code")
+    expect(watched).to_have_url(f"{server.url}/c/" + watched.url.rsplit("/", 1)[-1])
+    ARTIFACTS.mkdir(exist_ok=True)
+    watched.screenshot(path=str(ARTIFACTS / "chat.png"), full_page=True)
+
+
+def test_reload_during_a_reply_shows_it_so_far_and_it_finishes(live_server, watched: Page):
+    words = [f" part{i}" for i in range(40)]
+    server = live_server(slow_words(words, 0.08))
+    watched.goto(server.url)
+    send(watched, "tell me a long story")
+    reply = watched.locator(".reply").last
+    expect(reply).to_contain_text("part5")
+    watched.reload()
+    reply = watched.locator(".reply").last
+    expect(reply).to_contain_text("part5")  # drawn by the server at once
+    expect(reply).to_contain_text("part39", timeout=15_000)  # and the rest streamed live
+    expect(reply).not_to_have_class("reply streaming")
+    expect(watched.locator(".msg.user")).to_have_count(1)
+
+
+def test_an_empty_message_is_not_sent_and_the_composer_says_so(live_server, watched: Page):
+    server = live_server()
+    watched.goto(server.url)
+    send(watched, "   ")
+    expect(watched.locator(".composer-error")).to_have_text("Type a message first.")
+    expect(watched.locator(".msg.user")).to_have_count(0)
+    expect(watched.locator("#composer-text")).to_have_value("   ")
+
+
+def test_a_failed_reply_shows_an_error_and_retry_works(live_server, watched: Page):
+    calls = []
+
+    def flaky(message, history):
+        calls.append(message)
+        yield "half an answer"
+        if len(calls) == 1:
+            raise ConnectionError("connection refused")
+        yield "half an answer, then the whole answer"
+
+    server = live_server(flaky)
+    watched.goto(server.url)
+    send(watched, "question")
+    expect(watched.locator(".error-bubble")).to_contain_text("cannot be reached")
+    expect(watched.locator(".reply").last).to_contain_text("half an answer")
+    watched.get_by_role("button", name="Retry").click()
+    expect(watched.locator(".reply").last).to_contain_text("the whole answer")
+    expect(watched.locator(".error-bubble")).to_have_count(0)
+    expect(watched.locator(".msg.user")).to_have_count(1)
+
+
+def test_stop_keeps_the_partial_reply(live_server, watched: Page):
+    server = live_server(slow_words([f" w{i}" for i in range(200)], 0.05))
+    watched.goto(server.url)
+    send(watched, "go on forever")
+    reply = watched.locator(".reply").last
+    expect(reply).to_contain_text("w3")
+    watched.get_by_role("button", name="Stop").click()
+    expect(reply.locator(".note")).to_have_text("Stopped")
+    text = reply.inner_text()
+    watched.wait_for_timeout(400)
+    assert reply.inner_text() == text
+    assert "w199" not in text

@@ -1,0 +1,131 @@
+"""Streaming over a real websocket, against a real server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+from conftest import slow_words
+from webclient import TURN_ID, WS_URL, PageClient, frames_until_close
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+WORDS = ["Hello", " world", ", this", " is", " streamed", " **bold**", " text."]
+
+
+def start_turn(live_server, fn=None):
+    server = live_server(fn or slow_words(WORDS, 0.03))
+    page = PageClient(server.url)
+    reply = page.send("hi")
+    assert reply.status == 200, reply.text
+    ws_url = WS_URL.search(reply.text).group(1).replace("&amp;", "&")
+    return server, page, reply, ws_url, TURN_ID.search(reply.text).group(1)
+
+
+def test_tokens_stream_then_the_rendered_reply_replaces_the_placeholder(live_server):
+    _, page, _, ws_url, turn_id = start_turn(live_server)
+    assert ws_url.startswith("ws://127.0.0.1:")
+    with page.socket(ws_url) as ws:
+        frames = frames_until_close(ws)
+    deltas = [f["d"] for f in frames if "d" in f]
+    assert len(deltas) >= 3, frames  # token by token, not all at once
+    final = frames[-1]
+    assert final["target"] == f"#turn-{turn_id}" and final["swap"] == "outerHTML"
+    assert "<strong>bold</strong>" in final["content"]  # Markdown rendered at the end
+    assert "hx-ws:connect" not in final["content"]  # the final reply closes the socket
+    assert "Retry" in final["content"]
+    streamed = "".join(deltas)
+    assert "world" in streamed or any("world" in f.get("content", "") for f in frames)
+
+
+def test_the_socket_is_closed_by_the_server_after_the_final_frame(live_server):
+    _, page, _, ws_url, _ = start_turn(live_server)
+    with page.socket(ws_url) as ws:
+        frames_until_close(ws)
+        assert ws.close_code == 1000
+
+
+def test_a_late_subscriber_first_gets_everything_so_far(live_server):
+    release = threading.Event()
+
+    def fn(message, history):
+        yield "first part"
+        release.wait(10)
+        yield "first part and the rest"
+
+    _, page, _, ws_url, _ = start_turn(live_server, fn)
+    time.sleep(0.3)
+    with page.socket(ws_url) as ws:
+        first = json.loads(ws.recv(timeout=10))
+        assert "first part" in first["content"]  # a render of the reply so far
+        release.set()
+        frames = frames_until_close(ws)
+    assert frames[-1]["swap"] == "outerHTML" and "the rest" in frames[-1]["content"]
+
+
+def test_a_reconnect_mid_reply_resumes_and_finishes(live_server):
+    _, page, _, ws_url, _ = start_turn(live_server, slow_words([f"w{i} " for i in range(30)], 0.03))
+    with page.socket(ws_url) as ws:
+        ws.recv(timeout=10)
+        ws.recv(timeout=10)
+    with page.socket(ws_url) as ws:
+        frames = frames_until_close(ws)
+    assert "w29" in frames[-1]["content"]
+
+
+def test_the_reply_is_stored_when_the_browser_went_away(live_server):
+    server, page, reply, ws_url, turn_id = start_turn(live_server)
+    with page.socket(ws_url) as ws:
+        ws.recv(timeout=10)
+    server.app.extensions["webchat"].hub.wait_final(turn_id, 10)
+    conversation = page.get(reply.headers["HX-Push-Url"]).text
+    assert "streamed" in conversation and "hx-ws:connect" not in conversation
+
+
+def test_a_socket_for_an_unknown_turn_is_refused(live_server):
+    server = live_server()
+    page = PageClient(server.url)
+    page.get("/")
+    with page.socket(f"ws://{server.host_port}/turns/not-a-turn/stream") as ws:
+        with pytest.raises(ConnectionClosed):
+            ws.recv(timeout=5)
+        assert ws.close_code == 1008
+
+
+def test_a_socket_for_another_sessions_turn_is_refused(live_server):
+    _, page, _, ws_url, _ = start_turn(live_server)
+    stranger = PageClient(page.base_url)
+    stranger.get("/")
+    with stranger.socket(ws_url) as ws:
+        with pytest.raises(ConnectionClosed):
+            ws.recv(timeout=5)
+        assert ws.close_code == 1008
+
+
+@pytest.mark.parametrize("origin", ["http://evil.example", "null", "http://127.0.0.1:1"])
+def test_a_foreign_origin_is_refused_at_the_handshake(live_server, origin):
+    _, page, _, ws_url, _ = start_turn(live_server)
+    with pytest.raises(InvalidStatus) as refused:
+        page.socket(ws_url, origin=origin)
+    assert refused.value.response.status_code == 403
+
+
+def test_plain_text_is_not_re_rendered_per_token(live_server):
+    words = [f" word{i}" for i in range(40)]
+    _, page, _, ws_url, _ = start_turn(live_server, slow_words(words, 0.01))
+    with page.socket(ws_url) as ws:
+        frames = frames_until_close(ws)
+    renders = [f for f in frames if "content" in f]
+    assert len(renders) <= 2  # the catch-up render on connect and the final one
+    assert sum(len(json.dumps(f)) for f in frames if "d" in f) / 40 < 40  # bytes per token on the wire
+
+
+def test_markdown_renders_progressively_while_streaming(live_server):
+    words = ["# Title\n\n"] + [f"- item {i}\n" for i in range(12)]
+    _, page, _, ws_url, _ = start_turn(live_server, slow_words(words, 0.1))
+    with page.socket(ws_url) as ws:
+        frames = frames_until_close(ws)
+    progress = [f for f in frames[:-1] if "content" in f]
+    assert len(progress) >= 3  # re-rendered every ~250 ms while Markdown arrives
+    assert any("<h1>" in f["content"] and "<li>" in f["content"] for f in progress)

@@ -1,0 +1,124 @@
+"""The turn runner and hub: replies are produced and stored whether or not anyone watches."""
+
+import threading
+import time
+
+import pytest
+
+from webchat.hub import Hub, is_append
+from webchat.messages import ChatMessage
+from webchat.store import Store, sqlite_url
+from webchat.turns import TurnRunner
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = Store(sqlite_url(tmp_path / "db.sqlite3"))
+    yield s
+    s.close()
+
+
+def start(store, fn):
+    hub = Hub()
+    runner = TurnRunner(store, hub, fn, server_name="The test model")
+    c = store.create_conversation("s:me")
+    turn = store.create_turn(c.id, "s:me")
+    runner.start(turn, "hello", [])
+    return hub, runner, turn
+
+
+def test_is_append():
+    a = [ChatMessage("Hel")]
+    assert is_append([], [ChatMessage("H")])
+    assert is_append(a, [ChatMessage("Hello")])
+    assert not is_append(a, [ChatMessage("Hex")])
+    assert not is_append(a, [ChatMessage("Hel"), ChatMessage("x")])
+    assert not is_append(a, [ChatMessage("Hello", metadata={"title": "t"})])
+
+
+def test_a_reply_is_stored_without_any_subscriber(store):
+    def fn(message, history):
+        yield from ["a", "ab", "abc"]
+
+    hub, _, turn = start(store, fn)
+    final = hub.wait_final(turn.id, 5)
+    assert final.final and final.status == "done"
+    assert [m.message.content for m in final.stored] == ["abc"]
+    assert store.get_turn(turn.id).status == "done"
+
+
+def test_versions_and_layout_track_changes(store):
+    gate = threading.Event()
+
+    def fn(message, history):
+        yield "a"
+        yield "ab"
+        yield "xy"  # not an append: a replace
+        gate.wait(5)
+
+    hub, _, turn = start(store, fn)
+    deadline = time.monotonic() + 5
+    snap = hub.get(turn.id)
+    while snap.tail_text != "xy" and time.monotonic() < deadline:
+        snap = hub.wait(turn.id, snap.version, 1)
+    assert snap.tail_text == "xy"
+    assert snap.layout == 1  # "a" and "ab" were appends, "xy" replaced
+    gate.set()
+    assert hub.wait_final(turn.id, 5).status == "done"
+
+
+def test_stop_ends_the_turn_at_once_even_while_the_function_blocks(store):
+    release = threading.Event()
+
+    def fn(message, history):
+        yield "partial"
+        release.wait(10)  # a model that takes its time for the next token
+        yield "partial and more"
+
+    hub, runner, turn = start(store, fn)
+    while (snap := hub.get(turn.id)).tail_text != "partial":
+        hub.wait(turn.id, snap.version, 1)
+    began = time.monotonic()
+    assert runner.stop(turn.id)
+    assert time.monotonic() - began < 0.2
+    final = hub.wait_final(turn.id, 1)
+    assert final.status == "stopped"
+    assert [(m.message.content, m.status) for m in final.stored] == [("partial", "stopped")]
+    release.set()
+    time.sleep(0.1)
+    assert [m.message.content for m in store.messages(turn.conversation_id)] == ["partial"]
+    assert not runner.stop(turn.id)  # stopping twice is harmless
+
+
+def test_an_error_mid_reply_keeps_the_partial_text(store):
+    def fn(message, history):
+        yield "half a"
+        raise ConnectionError("boom")
+
+    hub, _, turn = start(store, fn)
+    final = hub.wait_final(turn.id, 5)
+    assert final.status == "error"
+    [row] = final.stored
+    assert row.message.content == "half a"
+    assert row.status == "error"
+    assert "cannot be reached" in row.error
+    assert "boom" not in row.error
+
+
+def test_a_bug_in_the_function_is_reported_without_details(store):
+    def fn(message, history):
+        raise KeyError("/secret/path")
+
+    hub, _, turn = start(store, fn)
+    final = hub.wait_final(turn.id, 5)
+    assert final.stored[0].error == "The chat function failed (KeyError). The details are in the server log."
+
+
+def test_webchat_error_shows_its_message(store):
+    import webchat
+
+    def fn(message, history):
+        raise webchat.Error("Quota used up for today.")
+
+    hub, _, turn = start(store, fn)
+    assert hub.wait_final(turn.id, 5).stored[0].error == "Quota used up for today."

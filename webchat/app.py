@@ -1,0 +1,139 @@
+"""The app factory: the one entry point for the CLI, gunicorn and the tests."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, jsonify, render_template, request
+from flask_htmx import HTMX
+from flask_sock import Sock
+from werkzeug.exceptions import HTTPException
+
+from webchat import render
+from webchat.chat import ChatFunction
+from webchat.hub import Hub
+from webchat.paths import STATIC_DIR, TEMPLATES_DIR
+from webchat.settings import Settings
+from webchat.store import Store, sqlite_url
+from webchat.turns import TurnRunner
+from webchat.web import pages, stream
+from webchat.web.services import Interface, Services
+from webchat.web.session import check_csrf, csrf_token, same_origin
+from webchat.web.views import with_tail
+
+log = logging.getLogger("webchat")
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "media-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def create_app(
+    settings: Settings | None = None,
+    chat_fn: ChatFunction | None = None,
+    *,
+    interface: Interface | None = None,
+    server_name: str = "The model server",
+) -> Flask:
+    """Build the app. Without ``chat_fn`` the model named by ``settings`` answers."""
+    settings = settings or Settings.load()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    app = Flask(
+        __name__,
+        template_folder=str(TEMPLATES_DIR),
+        static_folder=str(STATIC_DIR),
+        static_url_path="/static",
+    )
+    app.config.update(
+        SECRET_KEY=settings.secret_key or _persistent_secret(settings.data_dir),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_NAME="webchat_session",
+        SOCK_SERVER_OPTIONS={
+            "ping_interval": settings.socket_ping_seconds,
+            "max_message_size": settings.max_socket_message,
+        },
+    )
+    if chat_fn is None:
+        from webchat.backends import build_chat_function
+
+        chat_fn, server_name = build_chat_function(settings)
+    store = Store(sqlite_url(settings.database_path))
+    store.interrupt_running_turns("The server restarted while this reply was being written. Retry it.")
+    hub = Hub()
+    app.extensions["webchat"] = Services(
+        settings=settings,
+        store=store,
+        hub=hub,
+        runner=TurnRunner(store, hub, chat_fn, server_name=server_name),
+        interface=interface
+        or Interface(
+            title=settings.title, description=settings.description, placeholder=settings.placeholder
+        ),
+    )
+    HTMX(app)
+    app.register_blueprint(pages.bp)
+    _register_socket(app)
+    _register_templates(app)
+    _register_security(app)
+    return app
+
+
+def _persistent_secret(data_dir: Path) -> str:
+    """A signing key that survives restarts (so sessions do), created once per data folder."""
+    path = data_dir / "secret_key"
+    if not path.exists():
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+def _register_socket(app: Flask) -> None:
+    sock = Sock(app)
+
+    @sock.route("/turns/<turn_id>/stream", endpoint="stream")
+    def turn_stream(ws: Any, turn_id: str) -> None:
+        stream.stream_turn(ws, turn_id)
+
+
+def _register_templates(app: Flask) -> None:
+    app.jinja_env.filters["markdown"] = render.render_markdown
+    app.jinja_env.filters["with_tail"] = with_tail
+    app.jinja_env.globals["csrf_token"] = csrf_token
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
+
+    @app.context_processor
+    def interface() -> dict[str, Any]:
+        return {"ui": app.extensions["webchat"].interface}
+
+
+def _register_security(app: Flask) -> None:
+    @app.before_request
+    def protect() -> Any:
+        if request.headers.get("Upgrade", "").lower() == "websocket" and not same_origin():
+            return Response("websocket refused: wrong origin", status=403)
+        check_csrf()
+        return None
+
+    @app.after_request
+    def headers(response: Response) -> Response:
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        return response
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Any:
+        message = error.description or error.name
+        if request.path.startswith(("/api/", "/v1/")) or request.accept_mimetypes.best == "application/json":
+            return jsonify(error={"message": message, "code": error.code}), error.code
+        if request.headers.get("HX-Request") == "true":
+            return render_template("partials/composer_status.html", error=message), error.code
+        return render_template("error.html", error=error, message=message), error.code

@@ -1,0 +1,96 @@
+"""Errors, worded for the person reading the chat: what happened, and what they can do."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+log = logging.getLogger("webchat")
+
+
+class Error(Exception):
+    """Raise it from a chat function to show its message in the chat (Gradio's ``gr.Error``)."""
+
+    def __init__(
+        self,
+        message: str = "Error",
+        duration: float | None = None,
+        visible: bool = True,
+        title: str = "Error",
+        print_exception: bool = True,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.title = title
+
+
+# Matched by class name: huggingface_hub 0.x raises requests' exceptions, 1.x httpx's, 2.x httpx2's.
+_UNREACHABLE = {"ConnectError", "ConnectionError", "ConnectTimeout", "NewConnectionError"}
+_TIMEOUT = {
+    "ReadTimeout",
+    "InferenceTimeoutError",
+    "Timeout",
+    "TimeoutException",
+    "PoolTimeout",
+    "WriteTimeout",
+    "TimeoutError",
+}
+_CUT_OFF = {
+    "RemoteProtocolError",
+    "ReadError",
+    "ChunkedEncodingError",
+    "StreamClosed",
+    "IncompleteRead",
+    "ProtocolError",
+}
+
+
+def describe(error: BaseException, *, server: str = "The model server") -> str:
+    """A one-paragraph explanation of why a reply failed, safe to show to the user."""
+    if isinstance(error, Error):
+        return error.message
+    names = {cls.__name__ for cls in type(error).__mro__}
+    status = _status_code(error)
+    if status is not None:
+        detail = _server_message(error)
+        if status in (401, 403):
+            advice = "check the access token (HF_TOKEN)"
+            return f"{server} refused the request ({status}): {advice}. {detail}".strip()
+        if status == 429:
+            return f"{server} is rate-limiting requests (429). Wait a moment, then retry. {detail}".strip()
+        if 400 <= status < 500:
+            return f"{server} refused the request ({status}). {detail}".strip()
+        return f"{server} failed while answering ({status}). {detail}".strip()
+    if names & _UNREACHABLE:
+        return f"{server} cannot be reached (connection refused). Check that it is running, then retry."
+    if names & _TIMEOUT:
+        return f"{server} did not answer in time. Retry, or check that it is not overloaded."
+    if names & _CUT_OFF:
+        return f"{server} closed the connection before the reply was complete. Retry."
+    log.error("chat function failed", exc_info=error)
+    return f"The chat function failed ({type(error).__name__}). The details are in the server log."
+
+
+def _status_code(error: BaseException) -> int | None:
+    response = getattr(error, "response", None)
+    status = getattr(response, "status_code", None)
+    return status if isinstance(status, int) else None
+
+
+def _server_message(error: BaseException) -> str:
+    """The model server's own words (OpenAI/TGI/llama.cpp put them in a JSON 'error' field)."""
+    response: Any = getattr(error, "response", None)
+    try:
+        body = json.loads(response.text)
+    except Exception:
+        body = None
+    message = None
+    if isinstance(body, dict):
+        inner = body.get("error")
+        message = inner.get("message") if isinstance(inner, dict) else inner
+        message = message or body.get("message") or body.get("detail")
+    if not isinstance(message, str) or not message.strip():
+        return ""
+    message = " ".join(message.split())
+    return ("It said: " + message[:300]).rstrip(".") + "."

@@ -1,0 +1,407 @@
+"""Markdown -> safe HTML for chat messages (server-side, used by templates only).
+
+Model output is untrusted: a prompt injection can make a model write anything. So rendering is
+two layers. markdown-it-py runs with raw HTML disabled and our own URL policy; then nh3 cleans the
+result against an explicit allowlist, so a bug in the first layer (or in a plugin) still cannot put
+a script, an event handler, an ``hx-*``/``data-hx-*`` attribute (htmx 4 acts on both) or a remote
+image into the page. Math becomes MathML on the server (latex2mathml), code is highlighted by
+Pygments with CSS classes (see ``code_css``). Everything costly is built once at import; the
+renderer is called every ~250 ms on a growing reply, so finished code blocks and formulas are
+cached.
+
+Regenerate the stylesheet with:  python -m webchat.render > static/css/code.css
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+from xml.etree.ElementTree import tostring
+
+import nh3
+from latex2mathml.converter import convert_to_element
+from markdown_it import MarkdownIt
+from markdown_it.common.utils import escapeHtml, unescapeAll
+from markdown_it.renderer import RendererHTML
+from markdown_it.rules_core import StateCore
+from markdown_it.rules_inline import StateInline
+from markdown_it.token import Token
+from markdown_it.utils import EnvType, OptionsDict
+from markupsafe import Markup, escape
+from mdit_py_plugins.dollarmath import dollarmath_plugin
+from pygments import highlight
+from pygments.formatters import HtmlFormatter
+from pygments.lexer import Lexer
+from pygments.lexers import get_all_lexers, get_lexer_by_name
+from pygments.token import STANDARD_TYPES
+from pygments.util import ClassNotFound
+
+__all__ = ["ALLOWED_ATTRIBUTES", "ALLOWED_TAGS", "code_css", "render_markdown", "render_plain"]
+
+# --------------------------------------------------------------------------- URL policy
+
+LINK_SCHEMES = frozenset({"http", "https", "mailto"})
+# Browsers drop ASCII whitespace and C0 controls inside a scheme ("java\tscript:"), so we do too
+# before deciding; the decision is made on the squashed form, the original value is kept.
+_IGNORED_IN_URL = re.compile(r"[\x00-\x20\x7f-\x9f]+")
+_SCHEME = re.compile(r"([a-z][a-z0-9+.\-]*):")
+_DATA_IMAGE = re.compile(r"data:image/(?:png|jpeg|gif|webp);base64,[a-z0-9+/=%]*\Z")
+# "." / ".." path segments (also percent-encoded) and backslashes could walk an own-file URL
+# out of files_prefix to another same-origin endpoint (an <img> GET is a free CSRF).
+_PATH_ESCAPE = re.compile(r"(?:^|/)(?:\.|%2e){1,2}(?:[/?#]|\Z)|\\")
+
+
+def _squash(url: str) -> str:
+    return _IGNORED_IN_URL.sub("", url).lower()
+
+
+def link_allowed(url: str) -> bool:
+    """True for http(s), mailto and scheme-less (relative) URLs: the only links we keep."""
+    match = _SCHEME.match(_squash(url))
+    return match is None or match.group(1) in LINK_SCHEMES
+
+
+def image_allowed(url: str, files_prefix: str) -> bool:
+    """True for our own uploads and inline raster data: anything else would load a remote
+    resource when the message is shown, leaking that it was read (and what, via the URL)."""
+    squashed = _squash(url)
+    if _DATA_IMAGE.match(squashed):
+        return True
+    if squashed.startswith(("//", "/\\")) or not squashed.startswith(files_prefix.lower()):
+        return False  # "//host/x" is protocol-relative: remote, whatever the prefix
+    return _PATH_ESCAPE.search(squashed[len(files_prefix) :]) is None
+
+
+def _check_prefix(files_prefix: str) -> None:
+    if not files_prefix.startswith("/") or files_prefix.startswith(("//", "/\\")):
+        raise ValueError(f"files_prefix must be a site-relative path like '/files/', not {files_prefix!r}")
+
+
+# --------------------------------------------------------------------------- code
+
+
+_FORMATTER = HtmlFormatter(nowrap=True)  # classes only, no inline styles
+_LANG_NAME = re.compile(r"[\w+#.\-]{1,40}")
+# Pygments token classes ("k", "s2", ...) and one language class per lexer (its first alias).
+PYGMENTS_CLASSES = frozenset(c for c in STANDARD_TYPES.values() if c)
+LANGUAGE_CLASSES = frozenset(f"language-{aliases[0]}" for _, aliases, _, _ in get_all_lexers() if aliases)
+
+
+@lru_cache(maxsize=256)
+def _lexer(lang: str) -> Lexer | None:
+    """Lexer for a fence's language name; never guesses (guessing is slow and often wrong)."""
+    if not _LANG_NAME.fullmatch(lang):
+        return None
+    try:
+        return get_lexer_by_name(lang, stripnl=False)
+    except ClassNotFound:
+        return None
+
+
+@lru_cache(maxsize=256)
+def _code_block(code: str, lang: str) -> str:
+    """One fenced block as HTML; cached because a streaming reply re-renders finished blocks."""
+    lexer = _lexer(lang)
+    if lexer is None:
+        return f"<pre><code>{escapeHtml(code)}</code></pre>\n"
+    name = lexer.aliases[0] if lexer.aliases else lang
+    return (
+        f'<pre><code class="language-{escapeHtml(name)}">{highlight(code, lexer, _FORMATTER)}</code></pre>\n'
+    )
+
+
+# --------------------------------------------------------------------------- math
+
+MAX_MATH_CHARS = 4000
+# Macro definitions can expand exponentially: a few lines of model output must not cost seconds.
+_MACRO_DEFINITION = re.compile(r"\\(?:def|[a-z]*newcommand|let)(?![a-zA-Z])")
+# latex2mathml writes symbols as "&#x...;" text; ElementTree escapes the "&", we put back only
+# well-formed numeric references (its own ``convert`` unescapes everything, which would let
+# ``\text{<script>}`` through as markup).
+_NUMERIC_REF = re.compile(r"&amp;(#(?:x[0-9a-fA-F]{1,6}|[0-9]{1,7});)")
+
+
+def _math_fallback(source: str, display: bool) -> str:
+    code = f'<code class="math-error">{escapeHtml(source)}</code>'
+    return f'<pre class="math-error">{code}</pre>' if display else code
+
+
+@lru_cache(maxsize=512)
+def _math(source: str, display: bool) -> str:
+    """LaTeX -> MathML; anything latex2mathml cannot handle is shown as its source."""
+    source = source.strip()
+    if not source or len(source) > MAX_MATH_CHARS or _MACRO_DEFINITION.search(source):
+        return _math_fallback(source, display)
+    try:
+        element = convert_to_element(source, display="block" if display else "inline")
+    except Exception:  # it raises many types (IndexError, StopIteration, RecursionError, its own)
+        return _math_fallback(source, display)
+    element.attrib.pop("xmlns", None)
+    mathml = tostring(element, encoding="unicode", short_empty_elements=False)
+    return _NUMERIC_REF.sub(r"&\1", mathml)
+
+
+def _bracket_math(state: StateInline, silent: bool) -> bool:
+    r"""Inline rule for ``\(...\)`` (inline) and ``\[...\]`` (display); runs before "escape",
+    which would otherwise eat the backslash."""
+    src, pos = state.src, state.pos
+    if src[pos] != "\\" or pos + 1 >= state.posMax or src[pos + 1] not in "([":
+        return False
+    closer = "\\)" if src[pos + 1] == "(" else "\\]"
+    end = src.find(closer, pos + 2, state.posMax)
+    if end < 0 or not src[pos + 2 : end].strip():
+        return False
+    if not silent:
+        token = state.push("math_inline" if closer == "\\)" else "math_inline_double", "math", 0)
+        token.content = src[pos + 2 : end]
+        token.markup = src[pos : pos + 2]
+    state.pos = end + 2
+    return True
+
+
+# --------------------------------------------------------------------------- markdown-it rules
+
+_TASK_MARK = re.compile(r"\[([ xX])\][ \t]")
+
+
+def _task_lists(state: StateCore) -> None:
+    """Task list items get a ☐/☑ character, not an <input> (see ALLOWED_TAGS for why)."""
+    tokens = state.tokens
+    for i in range(2, len(tokens)):
+        inline = tokens[i]
+        if inline.type != "inline" or not inline.children:
+            continue
+        if tokens[i - 1].type != "paragraph_open" or tokens[i - 2].type != "list_item_open":
+            continue
+        first = inline.children[0]
+        if first.type != "text" or not _TASK_MARK.match(first.content):
+            continue
+        box = "☐" if first.content[1] == " " else "☑"
+        first.content = box + first.content[3:]
+        tokens[i - 2].attrSet("class", "task-list-item")
+
+
+Tokens = Sequence[Token]
+
+
+def _render_fence(self: RendererHTML, tokens: Tokens, idx: int, options: OptionsDict, env: EnvType) -> str:
+    token = tokens[idx]
+    info = unescapeAll(token.info).strip() if token.info else ""
+    lang = info.split(maxsplit=1)[0].lower() if info else ""
+    if lang == "math":
+        return _math(token.content, True) + "\n"
+    return _code_block(token.content, lang)
+
+
+def _render_link_open(
+    self: RendererHTML, tokens: Tokens, idx: int, options: OptionsDict, env: EnvType
+) -> str:
+    """Drop hrefs our link policy refuses (data: images pass validateLink for <img> only)."""
+    token = tokens[idx]
+    href = token.attrGet("href")
+    if href is not None and not link_allowed(str(href)):
+        del token.attrs["href"]
+    return self.renderToken(tokens, idx, options, env)
+
+
+def _render_image(self: RendererHTML, tokens: Tokens, idx: int, options: OptionsDict, env: EnvType) -> str:
+    """Own uploads and data: images stay images; others become a link (or just the alt text)."""
+    token = tokens[idx]
+    src = str(token.attrGet("src") or "")
+    alt = self.renderInlineAsText(token.children or [], options, env)
+    if image_allowed(src, env["files_prefix"]):
+        token.attrSet("alt", alt)
+        return self.renderToken(tokens, idx, options, env)
+    if link_allowed(src):
+        return f'<a href="{escapeHtml(src)}">{escapeHtml(alt or src)}</a>'
+    return escapeHtml(alt)
+
+
+def _render_cell_open(
+    self: RendererHTML, tokens: Tokens, idx: int, options: OptionsDict, env: EnvType
+) -> str:
+    """Table alignment as the align attribute: nh3 drops every style attribute."""
+    token = tokens[idx]
+    style = str(token.attrGet("style") or "")
+    if style.startswith("text-align:"):
+        del token.attrs["style"]
+        token.attrSet("align", style.removeprefix("text-align:"))
+    return self.renderToken(tokens, idx, options, env)
+
+
+def _render_math(display: bool, end: str = "") -> Callable[..., str]:
+    def rule(self: RendererHTML, tokens: Tokens, idx: int, options: OptionsDict, env: EnvType) -> str:
+        return _math(tokens[idx].content, display) + end
+
+    return rule
+
+
+def _build_markdown() -> MarkdownIt:
+    # "js-default": raw HTML off, tables and ~~strikethrough~~ on; breaks: chat text often relies
+    # on single newlines (lists of lines, poems, addresses).
+    md = MarkdownIt("js-default", {"linkify": True, "breaks": True})
+    # Bare "main.py" or "setup.sh" are filenames far more often than domains (.py and .sh are
+    # TLDs), so only links with a scheme (and e-mail addresses) are autolinked.
+    md.linkify.set({"fuzzy_link": False})
+    md.validateLink = lambda url: link_allowed(url) or _DATA_IMAGE.match(_squash(url)) is not None
+    dollarmath_plugin(
+        md,
+        allow_labels=False,
+        allow_space=False,
+        allow_digits=False,
+        allow_blank_lines=False,
+        double_inline=True,
+    )
+    md.inline.ruler.before("escape", "math_bracket", _bracket_math)
+    md.core.ruler.push("task_lists", _task_lists)
+    md.add_render_rule("fence", _render_fence)
+    md.add_render_rule("link_open", _render_link_open)
+    md.add_render_rule("image", _render_image)
+    md.add_render_rule("th_open", _render_cell_open)
+    md.add_render_rule("td_open", _render_cell_open)
+    md.add_render_rule("math_inline", _render_math(False))
+    md.add_render_rule("math_inline_double", _render_math(True))
+    md.add_render_rule("math_block", _render_math(True, "\n"))
+    return md
+
+
+_MD = _build_markdown()
+
+# --------------------------------------------------------------------------- sanitiser allowlist
+
+_HTML_TAGS = {
+    "p", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "strong", "em", "s", "code", "pre",
+    "blockquote", "ul", "ol", "li", "table", "thead", "tbody", "tr", "th", "td", "a", "img", "span",
+}  # fmt: skip
+# What latex2mathml emits, minus maction/semantics/annotation(-xml)/mglyph (mXSS and legacy
+# script-ish behaviour). No <input>: task boxes are characters, so no form control can ever be
+# injected (a stray <input form=...> could join the page's composer form).
+_MATHML_TAGS = {
+    "math", "mrow", "mi", "mn", "mo", "ms", "mtext", "mspace", "msub", "msup", "msubsup", "mfrac",
+    "msqrt", "mroot", "mstyle", "mtable", "mtr", "mtd", "mover", "munder", "munderover", "mpadded",
+    "mphantom", "menclose", "mmultiscripts", "mprescripts", "none", "merror",
+}  # fmt: skip
+# Presentation attributes only: no href (latex2mathml's \href), class, style (\class, \style), id.
+_MATHML_ATTRS = {
+    "display", "displaystyle", "scriptlevel", "mathvariant", "mathsize", "mathcolor", "mathbackground",
+    "dir", "form", "fence", "separator", "stretchy", "symmetric", "largeop", "movablelimits", "accent",
+    "accentunder", "lspace", "rspace", "minsize", "maxsize", "linethickness", "width", "height",
+    "depth", "voffset", "notation", "columnalign", "rowalign", "columnlines", "rowlines",
+    "columnspacing", "rowspacing", "columnspan", "rowspan", "frame", "framespacing", "linebreak",
+    "align", "equalrows", "equalcolumns",
+}  # fmt: skip
+ALLOWED_TAGS = frozenset(_HTML_TAGS | _MATHML_TAGS)
+ALLOWED_ATTRIBUTES: dict[str, set[str]] = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "title"},
+    "ol": {"start"},
+    "th": {"align"},
+    "td": {"align"},
+    **{tag: set(_MATHML_ATTRS) for tag in _MATHML_TAGS},
+}
+ALLOWED_CLASSES: dict[str, set[str]] = {
+    "span": set(PYGMENTS_CLASSES),
+    "code": set(LANGUAGE_CLASSES) | {"math-error"},
+    "pre": {"math-error"},
+    "li": {"task-list-item"},
+}
+# Dropped with their content, not just unwrapped: their text is never meant to be read.
+_CLEAN_CONTENT_TAGS = {
+    "script", "style", "template", "textarea", "title", "iframe", "noscript", "noembed", "noframes",
+    "xmp", "plaintext", "object", "embed", "svg", "select",
+}  # fmt: skip
+LINK_REL = "noopener noreferrer nofollow"
+
+
+@lru_cache(maxsize=8)
+def _cleaner(files_prefix: str) -> nh3.Cleaner:
+    """One nh3 Cleaner per files_prefix (an app has one): allowlists are converted once."""
+    _check_prefix(files_prefix)
+
+    def attribute_filter(tag: str, attr: str, value: str) -> str | None:
+        if attr == "href":
+            return value if link_allowed(value) else None
+        if attr == "src":
+            return value if tag == "img" and image_allowed(value, files_prefix) else None
+        return value
+
+    return nh3.Cleaner(
+        tags=set(ALLOWED_TAGS),
+        clean_content_tags=_CLEAN_CONTENT_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        attribute_filter=attribute_filter,
+        allowed_classes=ALLOWED_CLASSES,
+        url_schemes=set(LINK_SCHEMES) | {"data"},  # data: narrowed to images by attribute_filter
+        link_rel=LINK_REL,
+        set_tag_attribute_values={"a": {"target": "_blank"}},
+        strip_comments=True,
+    )
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def render_markdown(text: str, *, files_prefix: str = "/files/") -> Markup:
+    """Markdown (possibly cut off mid-stream) -> sanitised HTML, safe to put in a template.
+
+    ``files_prefix`` is where our own uploads are served (``/chat/files/`` behind a path
+    prefix): the only place images may come from, besides inline ``data:image/...`` rasters.
+    """
+    cleaner = _cleaner(files_prefix)
+    html = _MD.render(text, {"files_prefix": files_prefix})
+    return Markup(cleaner.clean(html))
+
+
+def render_plain(text: str) -> Markup:
+    """Escaped text with its line breaks kept (for showing a message exactly as typed)."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return Markup("<br>\n").join(escape(line) for line in lines)
+
+
+# --------------------------------------------------------------------------- stylesheet
+
+CODE_SCOPE = ".md pre"  # templates put class="md" on the element holding rendered Markdown
+LIGHT_STYLE = "default"
+DARK_STYLE = "github-dark"
+_DARK_SELECTORS = ("[data-theme=dark]", ":root:not([data-theme=light])")
+# The dark theme must not inherit light token colours it does not override itself, so dark
+# first resets every span (more specific than the light rules, less than the dark ones).
+_RESET = (
+    "{scope} span {{ color: inherit; background-color: transparent; font-weight: inherit; "
+    "font-style: inherit; text-decoration: inherit; border: 0 }}"
+)
+
+
+def _style_rules(style: str, scope: str) -> list[str]:
+    formatter = HtmlFormatter(style=style)
+    return [*formatter.get_background_style_defs(scope), *formatter.get_token_style_defs(scope)]
+
+
+def code_css() -> str:
+    """Pygments CSS: light by default, dark under [data-theme=dark] or the OS preference
+    (unless the page forces [data-theme=light])."""
+    forced, auto = (f"{sel} {CODE_SCOPE}" for sel in _DARK_SELECTORS)
+    auto_rules = "\n".join(
+        f"  {rule}" for rule in [_RESET.format(scope=auto), *_style_rules(DARK_STYLE, auto)]
+    )
+    return "\n".join(
+        [
+            "/* Generated by webchat.render.code_css(); regenerate with:",
+            " *   python -m webchat.render > static/css/code.css */",
+            f"/* light: Pygments '{LIGHT_STYLE}' */",
+            f"{CODE_SCOPE} {{ color: #1f2328 }}",
+            *_style_rules(LIGHT_STYLE, CODE_SCOPE),
+            f"/* dark: Pygments '{DARK_STYLE}' */",
+            _RESET.format(scope=forced),
+            *_style_rules(DARK_STYLE, forced),
+            "@media (prefers-color-scheme: dark) {",
+            auto_rules,
+            "}",
+            "",
+        ]
+    )
+
+
+if __name__ == "__main__":
+    print(code_css(), end="")

@@ -1,0 +1,355 @@
+"""Conversations, messages and turns in SQL (SQLite by default, any SQLAlchemy URL works).
+
+Every write is one short transaction and a message is one INSERT, so two requests appending
+to the same conversation at once both land, in the order the database saw them.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from sqlalchemy import Connection, Engine, create_engine, delete, event, func, select, update
+
+from webchat.messages import ChatMessage, message_from_dict
+from webchat.store.schema import conversations, messages, metadata, turns
+
+MessageStatus = Literal["complete", "stopped", "error", "interrupted"]
+MessageKind = Literal["input", "reply"]
+TurnStatus = Literal["running", "done", "stopped", "error", "interrupted", "replaced"]
+TITLE_LENGTH = 80
+
+
+def new_id() -> str:
+    """An unguessable id for URLs (72 random bits)."""
+    return secrets.token_urlsafe(9)
+
+
+@dataclass(frozen=True)
+class Conversation:
+    id: str
+    owner: str
+    title: str
+    created_at: float
+    updated_at: float
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    id: int
+    conversation_id: str
+    message: ChatMessage
+    turn_id: str | None
+    kind: MessageKind
+    status: MessageStatus
+    error: str | None
+    feedback: int | None
+    created_at: float
+
+
+@dataclass(frozen=True)
+class Turn:
+    id: str
+    conversation_id: str
+    owner: str
+    status: TurnStatus
+    created_at: float
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets readers run while a reply is written; busy_timeout makes concurrent writers wait
+    # for each other instead of failing with "database is locked".
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def title_from(text: str) -> str:
+    """A conversation's title: the first line of its first message, shortened."""
+    line = " ".join(text.split())
+    return line if len(line) <= TITLE_LENGTH else line[: TITLE_LENGTH - 1].rstrip() + "…"
+
+
+class Store:
+    """All reads and writes of conversations; owners are opaque strings (a session or a user)."""
+
+    def __init__(self, url: str) -> None:
+        self.engine: Engine = create_engine(url)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        metadata.create_all(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self.engine.begin() as connection:
+            yield connection
+
+    # Conversations
+
+    def create_conversation(self, owner: str, title: str = "") -> Conversation:
+        now = time.time()
+        conversation = Conversation(new_id(), owner, title_from(title), now, now)
+        with self._write() as db:
+            db.execute(
+                conversations.insert().values(
+                    id=conversation.id,
+                    owner=owner,
+                    title=conversation.title,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        return conversation
+
+    def get_conversation(self, owner: str, conversation_id: str) -> Conversation | None:
+        """The conversation if this owner has it; None for another owner's, so ids don't leak."""
+        query = select(conversations).where(
+            conversations.c.id == conversation_id, conversations.c.owner == owner
+        )
+        with self.engine.connect() as db:
+            row = db.execute(query).first()
+        return Conversation(**row._mapping) if row else None
+
+    def list_conversations(self, owner: str, limit: int = 200) -> list[Conversation]:
+        query = (
+            select(conversations)
+            .where(conversations.c.owner == owner)
+            .order_by(conversations.c.updated_at.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as db:
+            return [Conversation(**row._mapping) for row in db.execute(query)]
+
+    def latest_conversation(self, owner: str) -> Conversation | None:
+        found = self.list_conversations(owner, limit=1)
+        return found[0] if found else None
+
+    def delete_conversation(self, owner: str, conversation_id: str) -> bool:
+        with self._write() as db:
+            result = db.execute(
+                delete(conversations).where(
+                    conversations.c.id == conversation_id, conversations.c.owner == owner
+                )
+            )
+        return result.rowcount > 0
+
+    # Messages
+
+    def append(
+        self,
+        conversation_id: str,
+        items: Iterable[ChatMessage],
+        *,
+        turn_id: str | None = None,
+        kind: MessageKind = "reply",
+        status: MessageStatus = "complete",
+        error: str | None = None,
+    ) -> list[StoredMessage]:
+        """Append messages in one transaction; the conversation's title comes from its first text."""
+        now = time.time()
+        items = list(items)
+        stored: list[StoredMessage] = []
+        with self._write() as db:
+            for message in items:
+                values = {
+                    "conversation_id": conversation_id,
+                    "turn_id": turn_id,
+                    "kind": kind,
+                    "role": message.role,
+                    "data": json.dumps(message.to_dict(), ensure_ascii=False),
+                    "status": status,
+                    "error": error,
+                    "created_at": now,
+                }
+                row_id = db.execute(messages.insert().values(**values)).inserted_primary_key[0]
+                stored.append(
+                    StoredMessage(row_id, conversation_id, message, turn_id, kind, status, error, None, now)
+                )
+            changes: dict[str, Any] = {"updated_at": now}
+            first_text = next((m.text for m in items if m.role == "user" and m.text.strip()), "")
+            if first_text:
+                changes["title"] = func.coalesce(
+                    func.nullif(conversations.c.title, ""), title_from(first_text)
+                )
+            db.execute(update(conversations).where(conversations.c.id == conversation_id).values(**changes))
+        return stored
+
+    def messages(self, conversation_id: str, *, limit: int | None = None) -> list[StoredMessage]:
+        """A conversation's messages in order; with ``limit``, only the newest that many."""
+        query = select(messages).where(messages.c.conversation_id == conversation_id)
+        if limit is None:
+            query = query.order_by(messages.c.id)
+        else:
+            query = query.order_by(messages.c.id.desc()).limit(limit)
+        with self.engine.connect() as db:
+            rows = list(db.execute(query))
+        if limit is not None:
+            rows.reverse()
+        return [_stored_message(row._mapping) for row in rows]
+
+    def count_messages(self, conversation_id: str) -> int:
+        query = select(func.count()).where(messages.c.conversation_id == conversation_id)
+        with self.engine.connect() as db:
+            return int(db.execute(query).scalar_one())
+
+    def turn_messages(self, turn_id: str, kind: MessageKind) -> list[StoredMessage]:
+        query = (
+            select(messages)
+            .where(messages.c.turn_id == turn_id, messages.c.kind == kind)
+            .order_by(messages.c.id)
+        )
+        with self.engine.connect() as db:
+            return [_stored_message(row._mapping) for row in db.execute(query)]
+
+    def history_before(self, conversation_id: str, message_id: int) -> list[StoredMessage]:
+        query = (
+            select(messages)
+            .where(messages.c.conversation_id == conversation_id, messages.c.id < message_id)
+            .order_by(messages.c.id)
+        )
+        with self.engine.connect() as db:
+            return [_stored_message(row._mapping) for row in db.execute(query)]
+
+    def restart_turn(self, old: Turn) -> Turn:
+        """Retry: drop the old turn's reply and give its input to a new running turn, atomically."""
+        turn = Turn(new_id(), old.conversation_id, old.owner, "running", time.time())
+        with self._write() as db:
+            db.execute(delete(messages).where(messages.c.turn_id == old.id, messages.c.kind == "reply"))
+            db.execute(update(messages).where(messages.c.turn_id == old.id).values(turn_id=turn.id))
+            db.execute(update(turns).where(turns.c.id == old.id).values(status="replaced"))
+            db.execute(
+                turns.insert().values(
+                    id=turn.id,
+                    conversation_id=turn.conversation_id,
+                    owner=turn.owner,
+                    status=turn.status,
+                    created_at=turn.created_at,
+                )
+            )
+        return turn
+
+    def delete_messages_from(self, conversation_id: str, message_id: int) -> int:
+        """Remove a message and everything after it."""
+        with self._write() as db:
+            result = db.execute(
+                delete(messages).where(
+                    messages.c.conversation_id == conversation_id, messages.c.id >= message_id
+                )
+            )
+        return result.rowcount
+
+    # Turns
+
+    def create_turn(self, conversation_id: str, owner: str) -> Turn:
+        turn = Turn(new_id(), conversation_id, owner, "running", time.time())
+        with self._write() as db:
+            db.execute(
+                turns.insert().values(
+                    id=turn.id,
+                    conversation_id=conversation_id,
+                    owner=owner,
+                    status=turn.status,
+                    created_at=turn.created_at,
+                )
+            )
+        return turn
+
+    def get_turn(self, turn_id: str) -> Turn | None:
+        with self.engine.connect() as db:
+            row = db.execute(select(turns).where(turns.c.id == turn_id)).first()
+        return _turn(row._mapping) if row else None
+
+    def running_turn(self, conversation_id: str) -> Turn | None:
+        query = (
+            select(turns)
+            .where(turns.c.conversation_id == conversation_id, turns.c.status == "running")
+            .order_by(turns.c.created_at.desc())
+            .limit(1)
+        )
+        with self.engine.connect() as db:
+            row = db.execute(query).first()
+        return _turn(row._mapping) if row else None
+
+    def last_turn(self, conversation_id: str) -> Turn | None:
+        query = (
+            select(turns)
+            .where(turns.c.conversation_id == conversation_id)
+            .order_by(turns.c.created_at.desc())
+            .limit(1)
+        )
+        with self.engine.connect() as db:
+            row = db.execute(query).first()
+        return _turn(row._mapping) if row else None
+
+    def finish_turn(
+        self,
+        turn: Turn,
+        status: TurnStatus,
+        reply: Iterable[ChatMessage] = (),
+        *,
+        error: str | None = None,
+    ) -> list[StoredMessage]:
+        """Store a turn's final reply and its end state together, so neither exists without the other."""
+        message_status: MessageStatus = "complete" if status == "done" else status  # type: ignore[assignment]
+        reply = list(reply)
+        if (error is not None or status == "stopped") and not reply:
+            # An error bubble or a "stopped" mark needs a row to live on when nothing was produced.
+            reply = [ChatMessage(role="assistant", content="")]
+        stored = self.append(
+            turn.conversation_id, reply, turn_id=turn.id, kind="reply", status=message_status, error=error
+        )
+        with self._write() as db:
+            db.execute(
+                update(turns).where(turns.c.id == turn.id).values(status=status, finished_at=time.time())
+            )
+        return stored
+
+    def interrupt_running_turns(self, reason: str) -> int:
+        """After a restart no runner is left for 'running' turns: mark them so they can be retried."""
+        with self.engine.connect() as db:
+            running = [
+                _turn(row._mapping) for row in db.execute(select(turns).where(turns.c.status == "running"))
+            ]
+        for turn in running:
+            self.finish_turn(turn, "interrupted", error=reason)
+        return len(running)
+
+
+def _stored_message(row: Any) -> StoredMessage:
+    return StoredMessage(
+        id=row["id"],
+        conversation_id=row["conversation_id"],
+        message=message_from_dict(json.loads(row["data"])),
+        turn_id=row["turn_id"],
+        kind=row["kind"],
+        status=row["status"],
+        error=row["error"],
+        feedback=row["feedback"],
+        created_at=row["created_at"],
+    )
+
+
+def _turn(row: Any) -> Turn:
+    return Turn(
+        id=row["id"],
+        conversation_id=row["conversation_id"],
+        owner=row["owner"],
+        status=row["status"],
+        created_at=row["created_at"],
+    )

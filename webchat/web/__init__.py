@@ -1,0 +1,1 @@
+"""The HTTP and websocket layer: thin routes that parse, call one function and render."""

@@ -1,0 +1,135 @@
+"""The websocket that streams one turn's reply to the page.
+
+Frames are JSON, in htmx 4's ``hx-ws`` format where htmx swaps them:
+
+- ``{"d": text}``: text appended to the reply (app.js adds it to the tail; no HTML involved);
+- ``{"content": html}``: the reply so far, rendered, swapped into the placeholder;
+- ``{"content": html, "target": "#turn-…", "swap": "outerHTML"}``: the final reply, which
+  replaces the placeholder and so drops ``hx-ws:connect``: htmx closes the socket.
+
+Per token the server only compares strings and sends the new suffix: Markdown is rendered at
+most every RENDER_INTERVAL, and only when the new text could change the rendering.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import time
+from contextlib import suppress
+from typing import Any
+
+from flask import render_template
+from simple_websocket import ConnectionClosed
+
+from webchat.hub import Snapshot
+from webchat.store import Turn
+from webchat.web.services import services
+from webchat.web.session import current_owner
+from webchat.web.views import Block, blocks
+
+RENDER_INTERVAL = 0.25
+WAIT_SECONDS = 5.0
+POLICY_VIOLATION = 1008
+# Text that Markdown would draw differently from plain text (emphasis, code, lists, links, math...).
+_MARKUP = re.compile(r"[*_`#|\[\]$\\~<>!\n]|\d\.|https?:")
+
+
+def _frame(data: dict[str, Any]) -> str:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def render_body(snapshot: Snapshot) -> str:
+    return render_template("partials/reply_body.html", snapshot=snapshot, turn=snapshot.turn)
+
+
+def render_final(turn: Turn, snapshot: Snapshot | None) -> str:
+    stored = list(snapshot.stored) if snapshot else services().store.turn_messages(turn.id, "reply")
+    if not stored and turn.status == "running":
+        # No runner in this process knows the turn: it was lost with a restart or a crash.
+        return render_template(
+            "partials/reply.html",
+            turn_id=turn.id,
+            stored=[],
+            status="interrupted",
+            error="This reply was interrupted. Retry it.",
+        )
+    [block] = blocks(stored) or [Block("reply", turn.id)]
+    return render_template(
+        "partials/reply.html", turn_id=turn.id, stored=block.messages, status=block.status, error=block.error
+    )
+
+
+class TurnStream:
+    """Sends one subscriber everything it has not seen yet, until the reply is final."""
+
+    def __init__(self, ws: Any, turn: Turn) -> None:
+        self.ws = ws
+        self.turn = turn
+        self.hub = services().hub
+        self.version = -1
+        self.layout = -1
+        self.sent = 0  # characters of the last message's text the page has
+        self.rendered = 0  # of those, how many the last render included
+        self.rendered_at = 0.0
+
+    def run(self) -> None:
+        while self.ws.connected:
+            snapshot = self.hub.wait(self.turn.id, self.version, WAIT_SECONDS)
+            if snapshot is None or snapshot.final:
+                self.send_final(snapshot)
+                return
+            if snapshot.version != self.version:
+                self.send_progress(snapshot)
+
+    def send_progress(self, snapshot: Snapshot) -> None:
+        self.version = snapshot.version
+        text = snapshot.tail_text
+        now = time.monotonic()
+        if snapshot.layout != self.layout or len(text) < self.sent:
+            self.send_render(snapshot, now)
+        elif len(text) > self.sent:
+            due = now - self.rendered_at >= RENDER_INTERVAL
+            if due and _MARKUP.search(text, self.rendered):
+                self.send_render(snapshot, now)
+            else:
+                self.ws.send(_frame({"d": text[self.sent :]}))
+                self.sent = len(text)
+
+    def send_render(self, snapshot: Snapshot, now: float) -> None:
+        self.ws.send(_frame({"content": render_body(snapshot)}))
+        self.layout = snapshot.layout
+        self.sent = self.rendered = len(snapshot.tail_text)
+        self.rendered_at = now
+
+    def send_final(self, snapshot: Snapshot | None) -> None:
+        turn = services().store.get_turn(self.turn.id) or self.turn
+        html = render_final(turn, snapshot)
+        self.ws.send(_frame({"content": html, "target": f"#turn-{turn.id}", "swap": "outerHTML"}))
+
+
+def close(ws: Any, code: int = 1000, message: str | None = None) -> None:
+    """Close the socket, and make sure the TCP connection ends with it."""
+    with suppress(ConnectionClosed):
+        ws.close(code, message)
+    if getattr(ws, "mode", None) == "werkzeug":
+        # Werkzeug's server would keep the connection open for HTTP keep-alive after the handler
+        # returns, and the client would wait ~10 s for TCP to close. End it once the client has
+        # answered our close frame.
+        ws.thread.join(1.0)
+        with suppress(OSError):
+            ws.sock.shutdown(socket.SHUT_RDWR)
+
+
+def stream_turn(ws: Any, turn_id: str) -> None:
+    """The socket route: refuses turns that are not this session's, then streams."""
+    turn = services().store.get_turn(turn_id)
+    if turn is None or turn.owner != current_owner():
+        close(ws, POLICY_VIOLATION, "unknown turn")
+        return
+    try:
+        TurnStream(ws, turn).run()
+    except ConnectionClosed:
+        return  # the page went away; the runner carries on and stores the reply
+    close(ws)
