@@ -83,7 +83,10 @@ def composer_error(message: str, status: int, conversation: Conversation | None,
 def create_turn() -> Any:
     app = services()
     owner = current_owner()
+    # An example button submits its text as "example" (the composer's own text may be empty).
     text = request.form.get("text", "")
+    if not text.strip() and request.form.get("example"):
+        text = request.form["example"]
     conversation_id = request.form.get("conversation_id") or None
     conversation = owned_conversation(conversation_id) if conversation_id else None
     if not text.strip():
