@@ -14,6 +14,8 @@ conversations = Table(
     Column("title", Text, nullable=False, default=""),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+    # Deleting hides a conversation at once and keeps it for a while, so "Undo" can bring it back.
+    Column("deleted_at", Float, nullable=True),
     Index("ix_conversations_owner_updated", "owner", "updated_at"),
 )
 

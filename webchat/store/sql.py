@@ -22,7 +22,9 @@ from webchat.store.schema import conversations, messages, metadata, turns
 
 MessageStatus = Literal["complete", "stopped", "error", "interrupted"]
 MessageKind = Literal["input", "reply"]
-TurnStatus = Literal["running", "done", "stopped", "error", "interrupted", "replaced"]
+TurnStatus = Literal[
+    "running", "done", "stopped", "error", "interrupted", "replaced", "undone", "edited", "cleared"
+]
 TITLE_LENGTH = 80
 
 
@@ -38,6 +40,10 @@ class Conversation:
     title: str
     created_at: float
     updated_at: float
+
+    @classmethod
+    def from_row(cls, row: Any) -> Conversation:
+        return cls(row.id, row.owner, row.title, row.created_at, row.updated_at)
 
 
 @dataclass(frozen=True)
@@ -120,32 +126,67 @@ class Store:
     def get_conversation(self, owner: str, conversation_id: str) -> Conversation | None:
         """The conversation if this owner has it; None for another owner's, so ids don't leak."""
         query = select(conversations).where(
-            conversations.c.id == conversation_id, conversations.c.owner == owner
+            conversations.c.id == conversation_id,
+            conversations.c.owner == owner,
+            conversations.c.deleted_at.is_(None),
         )
         with self.engine.connect() as db:
             row = db.execute(query).first()
-        return Conversation(**row._mapping) if row else None
+        return Conversation.from_row(row) if row else None
 
-    def list_conversations(self, owner: str, limit: int = 200) -> list[Conversation]:
-        query = (
-            select(conversations)
-            .where(conversations.c.owner == owner)
-            .order_by(conversations.c.updated_at.desc())
-            .limit(limit)
+    def list_conversations(self, owner: str, limit: int = 200, search: str = "") -> list[Conversation]:
+        """The owner's conversations, newest first; ``search`` matches titles and message text."""
+        query = select(conversations).where(
+            conversations.c.owner == owner, conversations.c.deleted_at.is_(None)
         )
+        if search.strip():
+            escaped = search.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            pattern = f"%{escaped}%"
+            in_messages = select(messages.c.conversation_id).where(
+                messages.c.data.ilike(pattern, escape="\\")
+            )
+            query = query.where(
+                conversations.c.title.ilike(pattern, escape="\\") | conversations.c.id.in_(in_messages)
+            )
+        query = query.order_by(conversations.c.updated_at.desc()).limit(limit)
         with self.engine.connect() as db:
-            return [Conversation(**row._mapping) for row in db.execute(query)]
+            return [Conversation.from_row(row) for row in db.execute(query)]
 
     def latest_conversation(self, owner: str) -> Conversation | None:
         found = self.list_conversations(owner, limit=1)
         return found[0] if found else None
 
     def delete_conversation(self, owner: str, conversation_id: str) -> bool:
+        """Hide a conversation (restorable until purged)."""
+        return self._set_deleted(owner, conversation_id, time.time())
+
+    def restore_conversation(self, owner: str, conversation_id: str) -> bool:
+        return self._set_deleted(owner, conversation_id, None)
+
+    def _set_deleted(self, owner: str, conversation_id: str, when: float | None) -> bool:
         with self._write() as db:
             result = db.execute(
-                delete(conversations).where(
-                    conversations.c.id == conversation_id, conversations.c.owner == owner
-                )
+                update(conversations)
+                .where(conversations.c.id == conversation_id, conversations.c.owner == owner)
+                .values(deleted_at=when)
+            )
+        return result.rowcount > 0
+
+    def purge_deleted(self, older_than: float) -> int:
+        """Remove for good the conversations deleted before ``older_than`` (a timestamp)."""
+        with self._write() as db:
+            doomed = select(conversations.c.id).where(conversations.c.deleted_at < older_than)
+            db.execute(delete(messages).where(messages.c.conversation_id.in_(doomed)))
+            db.execute(delete(turns).where(turns.c.conversation_id.in_(doomed)))
+            result = db.execute(delete(conversations).where(conversations.c.deleted_at < older_than))
+        return result.rowcount
+
+    def rename_conversation(self, owner: str, conversation_id: str, title: str) -> bool:
+        with self._write() as db:
+            result = db.execute(
+                update(conversations)
+                .where(conversations.c.id == conversation_id, conversations.c.owner == owner)
+                .values(title=title_from(title))
             )
         return result.rowcount > 0
 
@@ -226,6 +267,23 @@ class Store:
         with self.engine.connect() as db:
             return [_stored_message(row._mapping) for row in db.execute(query)]
 
+    def remove_turn(self, turn: Turn, status: TurnStatus = "undone") -> list[StoredMessage]:
+        """Undo or edit: remove a turn's messages (input and reply); returns its input messages."""
+        inputs = self.turn_messages(turn.id, "input")
+        with self._write() as db:
+            db.execute(delete(messages).where(messages.c.turn_id == turn.id))
+            db.execute(update(turns).where(turns.c.id == turn.id).values(status=status))
+        return inputs
+
+    def clear_conversation(self, conversation_id: str) -> None:
+        with self._write() as db:
+            db.execute(delete(messages).where(messages.c.conversation_id == conversation_id))
+            db.execute(
+                update(turns)
+                .where(turns.c.conversation_id == conversation_id, turns.c.status != "running")
+                .values(status="cleared")
+            )
+
     def restart_turn(self, old: Turn) -> Turn:
         """Retry: drop the old turn's reply and give its input to a new running turn, atomically."""
         turn = Turn(new_id(), old.conversation_id, old.owner, "running", time.time())
@@ -243,6 +301,23 @@ class Store:
                 )
             )
         return turn
+
+    def get_message(self, conversation_id: str, message_id: int) -> StoredMessage | None:
+        query = select(messages).where(
+            messages.c.conversation_id == conversation_id, messages.c.id == message_id
+        )
+        with self.engine.connect() as db:
+            row = db.execute(query).first()
+        return _stored_message(row._mapping) if row else None
+
+    def set_feedback(self, conversation_id: str, message_id: int, feedback: int | None) -> bool:
+        with self._write() as db:
+            result = db.execute(
+                update(messages)
+                .where(messages.c.conversation_id == conversation_id, messages.c.id == message_id)
+                .values(feedback=feedback)
+            )
+        return result.rowcount > 0
 
     def delete_messages_from(self, conversation_id: str, message_id: int) -> int:
         """Remove a message and everything after it."""
@@ -287,9 +362,13 @@ class Store:
         return _turn(row._mapping) if row else None
 
     def last_turn(self, conversation_id: str) -> Turn | None:
+        """The newest turn that still has its messages."""
         query = (
             select(turns)
-            .where(turns.c.conversation_id == conversation_id)
+            .where(
+                turns.c.conversation_id == conversation_id,
+                turns.c.status.not_in(("replaced", "undone", "edited", "cleared")),
+            )
             .order_by(turns.c.created_at.desc())
             .limit(1)
         )

@@ -106,12 +106,7 @@ def create_turn() -> Any:
             )
         is_new = conversation is None
         conversation = conversation or app.store.create_conversation(owner)
-        history = history_dicts(app.store.messages(conversation.id))
-        turn = app.store.create_turn(conversation.id, owner)
-        inputs = app.store.append(
-            conversation.id, [ChatMessage(role="user", content=text)], turn_id=turn.id, kind="input"
-        )
-        app.runner.start(turn, message_for(inputs, app.interface.multimodal), history)
+        turn, inputs = app.begin_turn(conversation, [ChatMessage(role="user", content=text)])
     if not is_htmx():
         app.hub.wait_final(turn.id, NO_JS_WAIT_SECONDS)
         return redirect(url_for("web.conversation", conversation_id=conversation.id), 303)

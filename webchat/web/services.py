@@ -9,8 +9,9 @@ from typing import Any
 from flask import current_app
 
 from webchat.hub import Hub
+from webchat.messages import ChatMessage
 from webchat.settings import Settings
-from webchat.store import Store, StoredMessage
+from webchat.store import Conversation, Store, StoredMessage, Turn
 from webchat.turns import TurnRunner
 
 
@@ -35,6 +36,17 @@ class Services:
     # Held while checking that a conversation has no running turn and starting one, so two
     # tabs sending at once cannot start two replies in the same conversation.
     turn_lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+    def begin_turn(
+        self, conversation: Conversation, inputs: list[ChatMessage], extra: tuple[Any, ...] = ()
+    ) -> tuple[Turn, list[StoredMessage]]:
+        """Store the user's input as a new turn and start its reply (call with ``turn_lock`` held)."""
+        history = history_dicts(self.store.messages(conversation.id))
+        turn = self.store.create_turn(conversation.id, conversation.owner)
+        stored = self.store.append(conversation.id, inputs, turn_id=turn.id, kind="input")
+        self.runner.start(turn, message_for(stored, self.interface.multimodal), history, extra)
+        return turn, stored
 
 
 def services() -> Services:
