@@ -10,7 +10,9 @@ from typing import Any
 from flask import Flask, Response, jsonify, render_template, request
 from flask_htmx import HTMX
 from flask_sock import Sock
+from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from webchat import render
 from webchat.chat import ChatFunction
@@ -19,10 +21,10 @@ from webchat.paths import STATIC_DIR, TEMPLATES_DIR
 from webchat.settings import Settings
 from webchat.store import Store, sqlite_url
 from webchat.turns import TurnRunner
-from webchat.web import pages, stream
+from webchat.web import controls, conversations, pages, stream
 from webchat.web.services import Interface, Services
-from webchat.web.session import check_csrf, csrf_token, same_origin
-from webchat.web.views import with_tail
+from webchat.web.session import check_csrf, csrf_token
+from webchat.web.views import thread, with_tail
 
 log = logging.getLogger("webchat")
 
@@ -78,10 +80,23 @@ def create_app(
     )
     HTMX(app)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(controls.bp)
+    app.register_blueprint(conversations.bp)
     _register_socket(app)
     _register_templates(app)
     _register_security(app)
+    _trust_proxies(app, settings.proxy_hops)
     return app
+
+
+def _trust_proxies(app: Flask, hops: int) -> None:
+    """Behind ``hops`` reverse proxies, take the client address, scheme and path prefix (so every
+    URL carries ``/chat``) from their X-Forwarded-* headers. X-Forwarded-Host stays ignored: the
+    proxy passes the browser's Host itself, and a client's forged header changes nothing."""
+    if hops > 0:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=0, x_port=0, x_prefix=hops
+        )
 
 
 def _persistent_secret(data_dir: Path) -> str:
@@ -101,9 +116,15 @@ def _register_socket(app: Flask) -> None:
         stream.stream_turn(ws, turn_id)
 
 
+def markdown(text: str) -> Markup:
+    """Markdown for the page; images may come from our own file URLs (under any path prefix)."""
+    return render.render_markdown(text, files_prefix=request.script_root + "/files/")
+
+
 def _register_templates(app: Flask) -> None:
-    app.jinja_env.filters["markdown"] = render.render_markdown
+    app.jinja_env.filters["markdown"] = markdown
     app.jinja_env.filters["with_tail"] = with_tail
+    app.jinja_env.filters["thread"] = thread
     app.jinja_env.globals["csrf_token"] = csrf_token
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
@@ -116,8 +137,8 @@ def _register_templates(app: Flask) -> None:
 def _register_security(app: Flask) -> None:
     @app.before_request
     def protect() -> Any:
-        if request.headers.get("Upgrade", "").lower() == "websocket" and not same_origin():
-            return Response("websocket refused: wrong origin", status=403)
+        # A websocket from a foreign origin is refused by the socket route with close code 1008,
+        # which the page's hx-ws does not retry (a refused handshake would look like 1006 to it).
         check_csrf()
         return None
 

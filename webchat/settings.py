@@ -46,6 +46,14 @@ class Settings:
     socket_ping_seconds: float = 25.0
     local_threads: int | None = None
     local_context: int = 4096
+    # Behind a reverse proxy: how many proxies in front to trust for X-Forwarded-For/-Proto/-Prefix
+    # (0: none, headers are ignored). X-Forwarded-Host is never trusted: the proxy passes Host.
+    proxy_hops: int = 0
+    # The origin people open, e.g. https://chat.example.com; websockets from it are accepted even
+    # when a proxy rewrites Host. Without it a socket must come from the host it was sent to.
+    public_origin: str | None = None
+    # gunicorn workers for --production; default 1, or one per core once the hub is shared (Redis).
+    workers: int | None = None
 
     @property
     def database_path(self) -> Path:

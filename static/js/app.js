@@ -33,8 +33,70 @@
     if (tail) tail.append(JSON.parse(data).d);
     follow();
   });
-  document.addEventListener("htmx:after:swap", follow);
-  document.addEventListener("htmx:ws:after:message:incoming", follow);
+  document.addEventListener("htmx:after:swap", () => {
+    follow();
+    addCodeCopyButtons();
+    const box = $("#composer-text");
+    if (box && box.value) grow(box);
+  });
+  document.addEventListener("htmx:ws:after:message:incoming", (event) => {
+    follow();
+    addCodeCopyButtons();
+    // The final frame replaces the reply: tell screen readers the reply is complete.
+    const data = event.detail.message.data;
+    if (typeof data === "string" && data.includes('"swap":"outerHTML"')) {
+      const reply = $(JSON.parse(data).target);
+      const announcer = $("#announcer");
+      if (reply && announcer) {
+        const text = [...reply.querySelectorAll(".md, .error-bubble")].map((e) => e.innerText).join(" ");
+        announcer.textContent = "Reply complete: " + text.slice(0, 400);
+      }
+    }
+  });
+
+  // --- Copying: a whole message (its text as shown) or one code block.
+  const copy = async (text, button) => {
+    try {
+      await navigator.clipboard.writeText(text);
+      button.dataset.done = "1";
+      setTimeout(() => delete button.dataset.done, 1500);
+    } catch {
+      button.title = "Copying is not allowed here";
+    }
+  };
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-copy], button.copy-code");
+    if (!button) return;
+    if (button.matches(".copy-code")) {
+      copy(button.parentElement.querySelector("code").innerText, button);
+    } else {
+      const owner = button.closest(".input, .reply");
+      const parts = [...owner.querySelectorAll(":scope > .msg .md")].map((e) => e.innerText.trim());
+      copy(parts.join("\n\n"), button);
+    }
+  });
+  const addCodeCopyButtons = () => {
+    for (const pre of document.querySelectorAll(".reply:not(.streaming) .md pre:not([data-copyable])")) {
+      pre.dataset.copyable = "1";
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "copy-code";
+      button.textContent = "Copy";
+      button.setAttribute("aria-label", "Copy code");
+      pre.append(button);
+    }
+  };
+
+  // --- Theme: follows the system until the reader picks one; remembered in this browser.
+  document.addEventListener("click", (event) => {
+    if (!event.target.closest("#theme-toggle")) return;
+    const root = document.documentElement;
+    const dark = root.dataset.theme
+      ? root.dataset.theme === "dark"
+      : matchMedia("(prefers-color-scheme: dark)").matches;
+    root.dataset.theme = dark ? "light" : "dark";
+    localStorage.setItem("webchat-theme", root.dataset.theme);
+  });
 
   // --- The composer: Enter sends, Shift+Enter is a new line, the box grows with its text.
   const grow = (box) => {
@@ -81,5 +143,6 @@
     const box = $("#composer-text");
     if (box) grow(box);
     follow();
+    addCodeCopyButtons();
   });
 })();

@@ -59,3 +59,18 @@ turns = Table(
     Column("finished_at", Float, nullable=True),
     Index("ix_turns_status", "status"),
 )
+
+# API tokens a user creates for programs. Only a hash of the token is kept: whoever reads the
+# database cannot act as its owner. The hint (the token's first characters) tells tokens apart.
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("owner", String(128), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("hint", String(16), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("last_used_at", Float, nullable=True),
+    Index("ix_api_tokens_owner", "owner"),
+)

@@ -160,6 +160,16 @@ class Store:
         """Hide a conversation (restorable until purged)."""
         return self._set_deleted(owner, conversation_id, time.time())
 
+    def deleted_conversation(self, owner: str, conversation_id: str) -> Conversation | None:
+        query = select(conversations).where(
+            conversations.c.id == conversation_id,
+            conversations.c.owner == owner,
+            conversations.c.deleted_at.is_not(None),
+        )
+        with self.engine.connect() as db:
+            row = db.execute(query).first()
+        return Conversation.from_row(row) if row else None
+
     def restore_conversation(self, owner: str, conversation_id: str) -> bool:
         return self._set_deleted(owner, conversation_id, None)
 
@@ -275,6 +285,26 @@ class Store:
             db.execute(update(turns).where(turns.c.id == turn.id).values(status=status))
         return inputs
 
+    def remove_turns_from(self, turn: Turn) -> None:
+        """Edit: remove this turn and everything after it, so the conversation runs again from here."""
+        inputs = self.turn_messages(turn.id, "input")
+        with self._write() as db:
+            if inputs:
+                db.execute(
+                    delete(messages).where(
+                        messages.c.conversation_id == turn.conversation_id, messages.c.id >= inputs[0].id
+                    )
+                )
+            db.execute(
+                update(turns)
+                .where(
+                    turns.c.conversation_id == turn.conversation_id,
+                    turns.c.created_at >= turn.created_at,
+                    turns.c.status != "running",
+                )
+                .values(status="edited")
+            )
+
     def clear_conversation(self, conversation_id: str) -> None:
         with self._write() as db:
             db.execute(delete(messages).where(messages.c.conversation_id == conversation_id))
@@ -309,6 +339,11 @@ class Store:
         with self.engine.connect() as db:
             row = db.execute(query).first()
         return _stored_message(row._mapping) if row else None
+
+    def conversation_of_message(self, message_id: int) -> str | None:
+        query = select(messages.c.conversation_id).where(messages.c.id == message_id)
+        with self.engine.connect() as db:
+            return db.execute(query).scalar_one_or_none()
 
     def set_feedback(self, conversation_id: str, message_id: int, feedback: int | None) -> bool:
         with self._write() as db:

@@ -38,15 +38,25 @@ def owned_turn(turn_id: str) -> Turn:
 
 
 def render_chat(
-    conversation: Conversation | None, *, error: str | None = None, text: str = "", status: int = 200
+    conversation: Conversation | None,
+    *,
+    error: str | None = None,
+    text: str = "",
+    status: int = 200,
+    conversations: list[Conversation] | None = None,
+    query: str = "",
+    deleted: Conversation | None = None,
 ) -> tuple[str, int]:
+    """The whole page; ``conversations``/``query`` for a search, ``deleted`` to offer an undo."""
     store, hub = services().store, services().hub
     stored = store.messages(conversation.id, limit=PAGE_MESSAGES) if conversation else []
     running = store.running_turn(conversation.id) if conversation else None
     html = render_template(
         "chat.html",
         conversation=conversation,
-        conversations=store.list_conversations(current_owner()),
+        conversations=store.list_conversations(current_owner()) if conversations is None else conversations,
+        query=query,
+        deleted=deleted,
         blocks=blocks(stored),
         running=running,
         snapshot=hub.get(running.id) if running else None,
@@ -63,7 +73,10 @@ def index() -> Any:
 
 @bp.get("/new")
 def new_chat() -> Any:
-    return render_chat(None)
+    # After deleting the conversation it showed, the page offers to undo that.
+    deleted_id = request.args.get("deleted", "")
+    deleted = services().store.deleted_conversation(current_owner(), deleted_id) if deleted_id else None
+    return render_chat(None, deleted=deleted)
 
 
 @bp.get("/c/<conversation_id>")
@@ -107,6 +120,7 @@ def create_turn() -> Any:
         is_new = conversation is None
         conversation = conversation or app.store.create_conversation(owner)
         turn, inputs = app.begin_turn(conversation, [ChatMessage(role="user", content=text)])
+        conversation = app.store.get_conversation(owner, conversation.id) or conversation  # now titled
     if not is_htmx():
         app.hub.wait_final(turn.id, NO_JS_WAIT_SECONDS)
         return redirect(url_for("web.conversation", conversation_id=conversation.id), 303)

@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import current_app
 
+from webchat.feedback import LikeHandler
 from webchat.hub import Hub
 from webchat.messages import ChatMessage
 from webchat.settings import Settings
@@ -36,6 +37,8 @@ class Services:
     # Held while checking that a conversation has no running turn and starting one, so two
     # tabs sending at once cannot start two replies in the same conversation.
     turn_lock: threading.Lock = field(default_factory=threading.Lock)
+    # Called with a LikeData when a reply is liked or disliked (Gradio's ``chatbot.like``).
+    on_like: LikeHandler | None = None
 
 
     def begin_turn(

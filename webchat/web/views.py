@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 from markupsafe import Markup
 
-from webchat.hub import Snapshot
+from webchat.messages import ChatMessage
 from webchat.store import StoredMessage
 
 
@@ -40,8 +41,35 @@ def blocks(stored: list[StoredMessage]) -> list[Block]:
     return result
 
 
-def live_reply(snapshot: Snapshot | None) -> Snapshot | None:
-    return snapshot if snapshot and not snapshot.final else None
+@dataclass
+class Node:
+    """A message with the thoughts nested under it (Gradio nests by ``metadata.parent_id``)."""
+
+    message: ChatMessage
+    stored: StoredMessage | None = None
+    children: list[Node] = field(default_factory=list)
+    tail: bool = False
+
+
+def thread(items: Sequence[ChatMessage | StoredMessage], *, tail: bool = False) -> list[Node]:
+    """Nest messages under the thought whose ``metadata.id`` their ``parent_id`` names.
+
+    With ``tail``, the last message (in order, wherever it nests) carries the streaming tail.
+    """
+    nodes = [
+        Node(item.message, item) if isinstance(item, StoredMessage) else Node(item) for item in items
+    ]
+    if tail and nodes:
+        nodes[-1].tail = True
+    by_id: dict[object, Node] = {}  # only earlier messages can be parents: no cycles
+    roots: list[Node] = []
+    for node in nodes:
+        meta = node.message.metadata
+        parent = by_id.get(meta.get("parent_id")) if meta.get("parent_id") is not None else None
+        (parent.children if parent else roots).append(node)
+        if meta.get("id") is not None:
+            by_id.setdefault(meta["id"], node)
+    return roots
 
 
 # While a reply streams, raw text is appended to a <span class="tail"> after the last rendered

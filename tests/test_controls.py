@@ -1,0 +1,272 @@
+"""Every control on a conversation, through the Flask test client: undo, edit, feedback, clear,
+and the sidebar's rename, delete with undo, search, export and import."""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+import re
+
+import pytest
+from conftest import TURN_ID, csrf_of
+
+HX = {"HX-Request": "true"}
+
+
+class Chat:
+    """A browser session on the test client, with helpers that wait for replies."""
+
+    def __init__(self, app):
+        self.app = app
+        self.client = app.test_client()
+        self.token = csrf_of(self.client)
+        self.conversation_id = ""
+
+    def post(self, path, data=None, **headers):
+        return self.client.post(path, data=data or {}, headers={**HX, "X-CSRF-Token": self.token, **headers})
+
+    def send(self, text):
+        response = self.post("/turns", {"text": text, "conversation_id": self.conversation_id})
+        assert response.status_code == 200, response.get_data(as_text=True)
+        if "HX-Push-Url" in response.headers:
+            self.conversation_id = response.headers["HX-Push-Url"].rsplit("/", 1)[1]
+        turn_id = TURN_ID.search(response.get_data(as_text=True)).group(1)
+        self.wait(turn_id)
+        return turn_id
+
+    def wait(self, turn_id):
+        snapshot = self.app.extensions["webchat"].hub.wait_final(turn_id, 10)
+        assert snapshot is not None and snapshot.final
+
+    def page(self):
+        return self.client.get(f"/c/{self.conversation_id}").get_data(as_text=True)
+
+    def stored(self):
+        store = self.app.extensions["webchat"].store
+        return [(m.message.role, m.message.content) for m in store.messages(self.conversation_id)]
+
+
+def echo(message, history):
+    return f"echo: {message}"
+
+
+@pytest.fixture
+def chat(make_app):
+    return Chat(make_app(echo))
+
+
+def test_undo_removes_the_last_turn_and_returns_its_text(chat):
+    chat.send("first")
+    second = chat.send("second thoughts")
+    response = chat.post(f"/turns/{second}/undo")
+    assert response.status_code == 200
+    assert response.headers["HX-Retarget"] == "#messages"
+    html = response.get_data(as_text=True)
+    assert 'id="composer-text"' in html and "second thoughts</textarea>" in html
+    assert chat.stored() == [("user", "first"), ("assistant", "echo: first")]
+
+
+def test_only_the_last_turn_can_be_undone(chat):
+    first = chat.send("one")
+    chat.send("two")
+    assert chat.post(f"/turns/{first}/undo").status_code == 409
+    assert len(chat.stored()) == 4
+
+
+def test_edit_reruns_the_conversation_from_the_edited_message(chat):
+    chat.send("one")
+    chat.send("two")
+    chat.send("three")
+    store = chat.app.extensions["webchat"].store
+    two = next(m for m in store.messages(chat.conversation_id) if m.message.content == "two")
+    form = chat.client.get(f"/messages/{two.id}/edit", headers=HX).get_data(as_text=True)
+    assert "<textarea" in form and ">two</textarea>" in form
+    response = chat.post(f"/messages/{two.id}/edit", {"text": "TWO"})
+    assert response.status_code == 200
+    turn_id = TURN_ID.findall(response.get_data(as_text=True))[-1]
+    chat.wait(turn_id)
+    assert chat.stored() == [
+        ("user", "one"),
+        ("assistant", "echo: one"),
+        ("user", "TWO"),
+        ("assistant", "echo: TWO"),
+    ]
+
+
+def test_an_empty_edit_is_refused_and_changes_nothing(chat):
+    chat.send("keep me")
+    store = chat.app.extensions["webchat"].store
+    message = store.messages(chat.conversation_id)[0]
+    response = chat.post(f"/messages/{message.id}/edit", {"text": "  "})
+    assert response.status_code == 422
+    assert chat.stored() == [("user", "keep me"), ("assistant", "echo: keep me")]
+
+
+def test_replies_cannot_be_edited(chat):
+    chat.send("hi")
+    reply = chat.app.extensions["webchat"].store.messages(chat.conversation_id)[1]
+    assert chat.client.get(f"/messages/{reply.id}/edit").status_code == 404
+    assert chat.post(f"/messages/{reply.id}/edit", {"text": "forged"}).status_code == 404
+
+
+def test_feedback_is_stored_toggled_and_reported(make_app):
+    liked = []
+    app = make_app(echo)
+    app.extensions["webchat"].on_like = liked.append
+    chat = Chat(app)
+    chat.send("rate me")
+    store = app.extensions["webchat"].store
+    reply = store.messages(chat.conversation_id)[1]
+    response = chat.post(f"/messages/{reply.id}/feedback", {"value": "like"})
+    assert response.status_code == 200 and 'aria-pressed="true"' in response.get_data(as_text=True)
+    assert store.get_message(chat.conversation_id, reply.id).feedback == 1
+    chat.post(f"/messages/{reply.id}/feedback", {"value": "dislike"})
+    assert store.get_message(chat.conversation_id, reply.id).feedback == -1
+    chat.post(f"/messages/{reply.id}/feedback", {"value": "dislike"})  # pressed again: taken back
+    assert store.get_message(chat.conversation_id, reply.id).feedback is None
+    assert [(d.index, d.value, d.liked) for d in liked] == [
+        (1, "echo: rate me", True),
+        (1, "echo: rate me", False),
+    ]
+
+
+def test_feedback_refuses_bad_values_and_user_messages(chat):
+    chat.send("x")
+    user, reply = chat.app.extensions["webchat"].store.messages(chat.conversation_id)
+    assert chat.post(f"/messages/{reply.id}/feedback", {"value": "love"}).status_code == 400
+    assert chat.post(f"/messages/{user.id}/feedback", {"value": "like"}).status_code == 400
+
+
+def test_clear_empties_the_conversation(chat):
+    chat.send("a")
+    response = chat.post(f"/c/{chat.conversation_id}/clear")
+    assert response.status_code == 200
+    assert "Start a conversation" in response.get_data(as_text=True)
+    assert chat.stored() == []
+
+
+def test_controls_on_someone_elses_messages_are_404(make_app):
+    app = make_app(echo)
+    alice, mallory = Chat(app), Chat(app)
+    turn = alice.send("mine")
+    message = app.extensions["webchat"].store.messages(alice.conversation_id)[1]
+    assert mallory.post(f"/turns/{turn}/undo").status_code == 404
+    assert mallory.post(f"/messages/{message.id}/feedback", {"value": "like"}).status_code == 404
+    assert mallory.post(f"/messages/{message.id - 1}/edit", {"text": "x"}).status_code == 404
+    assert mallory.client.get(f"/messages/{message.id - 1}/edit").status_code == 404
+    for verb in ("clear", "delete", "rename"):
+        assert mallory.post(f"/c/{alice.conversation_id}/{verb}", {"title": "x"}).status_code == 404
+    assert mallory.client.get(f"/c/{alice.conversation_id}/export").status_code == 404
+    assert mallory.client.get(f"/c/{alice.conversation_id}/messages").status_code == 404
+    assert len(alice.stored()) == 2
+
+
+def test_sidebar_lists_newest_first_with_titles(chat):
+    chat.send("About cats")
+    first = chat.conversation_id
+    chat.conversation_id = ""
+    chat.send("About dogs")
+    page = chat.client.get("/").get_data(as_text=True)
+    assert page.index("About dogs") < page.index("About cats")
+    assert f"/c/{first}" in page
+
+
+def test_rename(chat):
+    chat.send("original")
+    response = chat.post(f"/c/{chat.conversation_id}/rename", {"title": "  Better   name "})
+    assert response.status_code == 200 and "Better name" in response.get_data(as_text=True)
+    assert "Better name" in chat.page()
+    assert chat.post(f"/c/{chat.conversation_id}/rename", {"title": "   "}).status_code == 422
+
+
+def test_delete_hides_and_undo_restores(chat):
+    chat.send("delete me")
+    conversation_id = chat.conversation_id
+    response = chat.post(f"/c/{conversation_id}/delete")
+    assert response.status_code == 200 and "Undo" in response.get_data(as_text=True)
+    assert chat.client.get(f"/c/{conversation_id}").status_code == 404
+    assert "delete me" not in chat.client.get("/new").get_data(as_text=True)
+    assert chat.post(f"/c/{conversation_id}/restore").status_code == 200
+    assert "delete me" in chat.page()
+
+
+def test_deleting_the_open_conversation_goes_to_a_new_chat_offering_undo(chat):
+    chat.send("open one")
+    current = f"http://localhost/c/{chat.conversation_id}"
+    response = chat.post(f"/c/{chat.conversation_id}/delete", **{"HX-Current-URL": current})
+    target = response.headers["HX-Redirect"]
+    assert target.startswith("/new?deleted=")
+    page = chat.client.get(target).get_data(as_text=True)
+    assert "Deleted “open one”" in page and "/restore" in page
+
+
+def test_search_finds_titles_and_message_text(chat):
+    chat.send("Recipe for bread")
+    chat.conversation_id = ""
+    chat.send("Weather tomorrow")
+    found = chat.client.get("/search?q=BREAD", headers=HX).get_data(as_text=True)
+    assert "Recipe for bread" in found and "Weather" not in found
+    found = chat.client.get("/search?q=echo: weather", headers=HX).get_data(as_text=True)
+    assert "Weather tomorrow" in found and "Recipe" not in found
+    nothing = chat.client.get("/search?q=100%_", headers=HX).get_data(as_text=True)
+    assert "Nothing matches" in nothing
+
+
+def test_export_gives_the_history_a_chat_function_receives(chat):
+    chat.send("export me")
+    response = chat.client.get(f"/c/{chat.conversation_id}/export")
+    assert response.headers["Content-Disposition"].startswith("attachment;")
+    history = json.loads(response.get_data(as_text=True))
+    assert history == [
+        {"role": "user", "content": "export me", "metadata": {}, "options": []},
+        {"role": "assistant", "content": "echo: export me", "metadata": {}, "options": []},
+    ]
+
+
+def test_import_round_trips_an_export(chat):
+    chat.send("round trip")
+    exported = chat.client.get(f"/c/{chat.conversation_id}/export").get_data()
+    response = chat.post("/import", {"file": (io.BytesIO(exported), "c.json")})
+    assert response.status_code == 200
+    new_id = response.headers["HX-Redirect"].rsplit("/", 1)[1]
+    assert new_id != chat.conversation_id
+    chat.conversation_id = new_id
+    assert chat.stored() == [("user", "round trip"), ("assistant", "echo: round trip")]
+    chat.send("and continue")  # an imported conversation carries on like any other
+    assert chat.stored()[-1] == ("assistant", "echo: and continue")
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        (b"", "Choose a JSON file"),
+        (b"{not json", "not valid JSON"),
+        (b'{"role": "user"}', "must be a list"),
+        (b"[]", "holds no messages"),
+        (b'[{"role": "robot", "content": "x"}]', "message 0: unknown role"),
+        (b'[{"role": "user", "content": "ok"}, {"role": "user"}]', "message 1: message is missing 'content'"),
+        (b'[{"role": "user", "content": {"path": "/etc/passwd"}}]', "files cannot be imported"),
+        (b"\xff\xfe", "not valid JSON"),
+    ],
+)
+def test_an_invalid_import_says_what_is_wrong_and_changes_nothing(chat, body, words):
+    before = chat.app.extensions["webchat"].store.list_conversations(f"s:{_sid(chat)}")
+    response = chat.post("/import", {"file": (io.BytesIO(body), "bad.json")})
+    assert response.status_code == 422
+    text = html.unescape(response.get_data(as_text=True))
+    assert "Nothing was imported" in text and words in text
+    after = chat.app.extensions["webchat"].store.list_conversations(f"s:{_sid(chat)}")
+    assert before == after
+
+
+def _sid(chat):
+    with chat.client.session_transaction() as session:
+        return session["sid"]
+
+
+def test_no_javascript_controls_answer_with_pages(chat):
+    turn = chat.send("plain")
+    response = chat.client.post(f"/turns/{turn}/undo", data={"csrf_token": chat.token})
+    assert response.status_code == 200
+    assert re.search(r"<textarea[^>]*>plain</textarea>", response.get_data(as_text=True))

@@ -1,0 +1,157 @@
+"""The sidebar's verbs: search, rename, delete (with undo), export and import conversations."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Response, redirect, render_template, request, url_for
+from flask_htmx import make_response as htmx_response
+
+from webchat.messages import ChatMessage, MessageError, messages_from_list
+from webchat.web.pages import is_htmx, owned_conversation, render_chat
+from webchat.web.services import history_dicts, services
+from webchat.web.session import current_owner
+
+bp = Blueprint("conversations", __name__)
+
+KEEP_DELETED_SECONDS = 24 * 3600
+MAX_IMPORT_BYTES = 5 * 1024 * 1024
+
+
+@bp.get("/search")
+def search() -> Any:
+    query = request.args.get("q", "")[:200]
+    found = services().store.list_conversations(current_owner(), search=query)
+    if not is_htmx():
+        return render_chat(None, conversations=found, query=query)
+    return render_template(
+        "partials/conversation_list.html", conversations=found, query=query, conversation=None
+    )
+
+
+@bp.post("/c/<conversation_id>/rename")
+def rename(conversation_id: str) -> Any:
+    conversation = owned_conversation(conversation_id)
+    title = " ".join(request.form.get("title", "").split())
+    if not title:
+        return _sidebar_error("A conversation needs a name.", conversation_id)
+    services().store.rename_conversation(current_owner(), conversation.id, title)
+    renamed = owned_conversation(conversation_id)
+    if not is_htmx():
+        return redirect(url_for("web.conversation", conversation_id=conversation.id), 303)
+    return render_template("partials/conversation_item.html", c=renamed, conversation=_current())
+
+
+@bp.post("/c/<conversation_id>/delete")
+def delete(conversation_id: str) -> Any:
+    store = services().store
+    conversation = owned_conversation(conversation_id)
+    running = store.running_turn(conversation.id)
+    if running:
+        services().runner.stop(running.id)
+    store.delete_conversation(current_owner(), conversation.id)
+    store.purge_deleted(time.time() - KEEP_DELETED_SECONDS)
+    viewing = _current_id() == conversation.id
+    if not is_htmx():
+        return render_chat(None, deleted=conversation)
+    if viewing:  # the page shows what was deleted: go to a new chat, offering the undo there
+        return htmx_response("", redirect=url_for("web.new_chat", deleted=conversation.id))
+    return render_template("partials/conversation_deleted.html", c=conversation)
+
+
+@bp.post("/c/<conversation_id>/restore")
+def restore(conversation_id: str) -> Any:
+    store = services().store
+    if not store.restore_conversation(current_owner(), conversation_id):
+        return _sidebar_error("That conversation can no longer be restored.", conversation_id)
+    conversation = owned_conversation(conversation_id)
+    if not is_htmx():
+        return redirect(url_for("web.conversation", conversation_id=conversation.id), 303)
+    return render_template("partials/conversation_item.html", c=conversation, conversation=_current())
+
+
+@bp.get("/c/<conversation_id>/export")
+def export(conversation_id: str) -> Response:
+    """The conversation as the ``history`` list a Gradio chat function receives."""
+    conversation = owned_conversation(conversation_id)
+    history = history_dicts(services().store.messages(conversation.id))
+    body = json.dumps(history, ensure_ascii=False, indent=2)
+    return Response(
+        body,
+        mimetype="application/json",
+        headers={"Content-Disposition": f'attachment; filename="conversation-{conversation.id}.json"'},
+    )
+
+
+@bp.post("/import")
+def import_conversation() -> Any:
+    """Create a conversation from exported JSON; anything invalid is refused whole, with the reason."""
+    upload = request.files.get("file")
+    raw = upload.read(MAX_IMPORT_BYTES + 1) if upload else request.form.get("json", "").encode()
+    try:
+        imported = parse_import(raw)
+    except MessageError as error:
+        return _import_error(str(error))
+    store = services().store
+    conversation = store.create_conversation(current_owner())
+    for message in imported:  # each row keeps its place: the user's as input, the rest as replies
+        store.append(conversation.id, [message], kind="input" if message.role == "user" else "reply")
+    target = url_for("web.conversation", conversation_id=conversation.id)
+    if is_htmx():
+        return htmx_response("", redirect=target)
+    return redirect(target, 303)
+
+
+def parse_import(raw: bytes) -> list[ChatMessage]:
+    if not raw.strip():
+        raise MessageError("Choose a JSON file exported from webchat (or any messages-format list).")
+    if len(raw) > MAX_IMPORT_BYTES:
+        raise MessageError(f"The file is larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MB.")
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise MessageError(f"The file is not valid JSON ({error}).") from None
+    if isinstance(data, dict) and "messages" in data:
+        data = data["messages"]
+    messages = messages_from_list(data)
+    if not messages:
+        raise MessageError("The file holds no messages.")
+    for index, message in enumerate(messages):
+        if not isinstance(message.content, str):
+            # A file's path comes from the client here: it cannot be trusted to name our upload.
+            raise MessageError(
+                f"message {index}: files cannot be imported; only text messages are (re-attach files in "
+                "the chat)"
+            )
+    return messages
+
+
+def _import_error(message: str) -> Any:
+    text = f"Nothing was imported: {message}"
+    if is_htmx():
+        html = render_template("partials/composer_status.html", error=text)
+        return htmx_response(html, retarget="#composer-status", reswap="innerHTML"), 422
+    return render_chat(None, error=text, status=422)
+
+
+def _sidebar_error(message: str, conversation_id: str) -> Any:
+    if is_htmx():
+        html = render_template("partials/composer_status.html", error=message)
+        return htmx_response(html, retarget="#composer-status", reswap="innerHTML"), 422
+    conversation = services().store.get_conversation(current_owner(), conversation_id)
+    return render_chat(conversation, error=message, status=422)
+
+
+def _current_id() -> str | None:
+    """The conversation the page that sent this request is showing (htmx sends its URL)."""
+    path = urlsplit(request.headers.get("HX-Current-URL", "")).path
+    parts = path.rstrip("/").split("/")
+    return parts[-1] if len(parts) >= 2 and parts[-2] == "c" else None
+
+
+def _current() -> Any:
+    current = _current_id()
+    return services().store.get_conversation(current_owner(), current) if current else None
