@@ -112,3 +112,23 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
 
 
 TURN_ID = re.compile(r'id="turn-([A-Za-z0-9_-]+)"')
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Any]:
+    """A throwaway PostgreSQL server on loopback (tests/servers.py), started on first use."""
+    from servers import start_postgres
+
+    server = start_postgres()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[Any]:
+    """A throwaway Redis server on loopback (tests/servers.py), started on first use."""
+    from servers import start_redis
+
+    server = start_redis()
+    yield server
+    server.stop()

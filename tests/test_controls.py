@@ -270,3 +270,26 @@ def test_no_javascript_controls_answer_with_pages(chat):
     response = chat.client.post(f"/turns/{turn}/undo", data={"csrf_token": chat.token})
     assert response.status_code == 200
     assert re.search(r"<textarea[^>]*>plain</textarea>", response.get_data(as_text=True))
+
+
+def test_a_long_conversation_is_sent_in_pages(make_app, monkeypatch):
+    # A long conversation's page holds only the newest messages; earlier ones load on request.
+    from webchat.messages import ChatMessage
+    from webchat.web import pages
+
+    monkeypatch.setattr(pages, "PAGE_MESSAGES", 10)
+    chat = Chat(make_app(echo))
+    chat.send("first of many")
+    store = chat.app.extensions["webchat"].store
+    store.append(chat.conversation_id, [ChatMessage(role="user", content=f"m{i}") for i in range(25)],
+                 kind="input")
+    page = chat.page()
+    assert page.count('class="msg user"') == 10 and "m24" in page and "<p>first of many</p>" not in page
+    before = int(re.search(r"before=(\d+)", page).group(1))
+    older = chat.client.get(f"/c/{chat.conversation_id}/messages?before={before}", headers=HX)
+    html = older.get_data(as_text=True)
+    assert html.count('class="msg user"') == 10 and "<p>m15</p>" not in html and "<p>m5</p>" in html
+    oldest = int(re.search(r"before=(\d+)", html).group(1))
+    last = chat.client.get(f"/c/{chat.conversation_id}/messages?before={oldest}", headers=HX)
+    text = last.get_data(as_text=True)
+    assert "<p>first of many</p>" in text and "before=" not in text and "Start a conversation" not in text

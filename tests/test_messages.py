@@ -62,7 +62,10 @@ def test_component_content_is_kept():
         ({}, "missing 'role' and 'content'"),
         ("hello", "must be a dict"),
         ({"role": "user", "content": 42}, "not int"),
-        ({"role": "user", "content": ["a", "b"]}, "not list"),
+        # Gradio 6 allows a list of contents; webchat keeps one per message, so a mixed list is refused
+        ({"role": "user", "content": ["a", {"path": "/a.png"}]}, "mixes text and files"),
+        ({"role": "user", "content": [{"type": "video"}]}, "must be file data"),
+        ({"role": "user", "content": ("a", "b", "c")}, "not tuple"),
         ({"role": "user", "content": {"text": "x"}}, "must be file data"),
         ({"role": "user", "content": {"path": ""}}, "needs a 'path'"),
         ({"role": "user", "content": {"path": "/a", "size": -1}}, "non-negative"),
@@ -92,3 +95,15 @@ def test_a_bad_history_names_the_position():
 def test_constructing_a_bad_chat_message_fails_at_once():
     with pytest.raises(MessageError):
         ChatMessage(role="robot", content="x")
+
+
+def test_gradio_6_content_forms_become_one_content():
+    """Gradio 6 writes content as blocks and lists; a webchat message holds one content."""
+    assert message_from_dict({"role": "user", "content": [{"type": "text", "text": "hi"}]}).content == "hi"
+    assert ChatMessage(content=["one", {"type": "text", "text": "two"}]).content == "one\n\ntwo"
+    block = {"type": "file", "file": {"path": "/tmp/a.png"}, "alt_text": None}
+    assert ChatMessage(content=[block]).content["path"] == "/tmp/a.png"
+    assert ChatMessage(content=("/tmp/b.png", "a cat")).content["path"] == "/tmp/b.png"
+    assert ChatMessage(content=[]).content == ""
+    plain = message_from_dict({"role": "user", "content": "x", "metadata": None, "options": None})
+    assert (plain.metadata, plain.options) == ({}, [])

@@ -9,7 +9,7 @@ import time
 import pytest
 from conftest import slow_words
 from webclient import TURN_ID, WS_URL, PageClient, frames_until_close
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.exceptions import ConnectionClosed
 
 WORDS = ["Hello", " world", ", this", " is", " streamed", " **bold**", " text."]
 
@@ -31,7 +31,7 @@ def test_tokens_stream_then_the_rendered_reply_replaces_the_placeholder(live_ser
     deltas = [f["d"] for f in frames if "d" in f]
     assert len(deltas) >= 3, frames  # token by token, not all at once
     final = frames[-1]
-    assert final["target"] == f"#turn-{turn_id}" and final["swap"] == "outerHTML"
+    assert final["swap"] == "outerHTML" and f'id="turn-{turn_id}"' in final["content"]
     assert "<strong>bold</strong>" in final["content"]  # Markdown rendered at the end
     assert "hx-ws:connect" not in final["content"]  # the final reply closes the socket
     assert "Retry" in final["content"]
@@ -58,10 +58,40 @@ def test_a_late_subscriber_first_gets_everything_so_far(live_server):
     time.sleep(0.3)
     with page.socket(ws_url) as ws:
         first = json.loads(ws.recv(timeout=10))
-        assert "first part" in first["content"]  # a render of the reply so far
+        # The placeholder's URL says the page shows nothing yet (l=0&n=0): the text so far comes
+        # as one delta, no render needed.
+        assert first == {"d": "first part"}
         release.set()
         frames = frames_until_close(ws)
     assert frames[-1]["swap"] == "outerHTML" and "the rest" in frames[-1]["content"]
+    bare = ws_url.split("?", 1)[0]  # a page that does not say what it shows gets a render
+    with page.socket(bare) as ws:
+        frames = frames_until_close(ws)
+    assert "first part and the rest" in frames[-1]["content"]
+
+
+def test_a_socket_continues_from_what_the_page_already_shows(live_server):
+    more, end = threading.Event(), threading.Event()
+
+    def fn(message, history):
+        yield "Hello"
+        more.wait(10)
+        yield "Hello world"
+        end.wait(10)
+
+    page = start_turn(live_server, fn)[1]
+    time.sleep(0.3)
+    drawn = page.get("/").text  # a reload draws the reply so far
+    resumed = WS_URL.search(drawn).group(1).replace("&amp;", "&")
+    assert resumed.endswith("l=0&n=5"), resumed
+    with page.socket(resumed) as ws:
+        more.set()
+        assert json.loads(ws.recv(timeout=10)) == {"d": " world"}  # only what the page lacks
+        end.set()
+        frames = frames_until_close(ws)
+    assert "Hello world" in frames[-1]["content"]
+    with page.socket(resumed.replace("n=5", "n=999")) as ws:  # a page claiming more is redrawn
+        assert "Hello world" in json.loads(ws.recv(timeout=10))["content"]
 
 
 def test_a_reconnect_mid_reply_resumes_and_finishes(live_server):
@@ -104,11 +134,13 @@ def test_a_socket_for_another_sessions_turn_is_refused(live_server):
 
 
 @pytest.mark.parametrize("origin", ["http://evil.example", "null", "http://127.0.0.1:1"])
-def test_a_foreign_origin_is_refused_at_the_handshake(live_server, origin):
+def test_a_foreign_origin_is_refused_with_a_close_code(live_server, origin):
+    # 1008, not a refused handshake: the page's hx-ws would retry a 1006 forever.
     _, page, _, ws_url, _ = start_turn(live_server)
-    with pytest.raises(InvalidStatus) as refused:
-        page.socket(ws_url, origin=origin)
-    assert refused.value.response.status_code == 403
+    with page.socket(ws_url, origin=origin) as ws:
+        with pytest.raises(ConnectionClosed):
+            ws.recv(timeout=5)
+        assert ws.close_code == 1008 and ws.close_reason == "origin not allowed"
 
 
 def test_plain_text_is_not_re_rendered_per_token(live_server):

@@ -65,6 +65,35 @@ class PageClient:
             {"HX-Request": "true", "X-CSRF-Token": self.csrf},
         )
 
+    def send_files(self, text: str, files: list[tuple[str, bytes]], conversation_id: str = "") -> Reply:
+        """Send text and files as the composer does: one multipart body, ``files`` parts."""
+        if not self.csrf:
+            self.get("/new")
+        boundary = "webchat-test-boundary"
+        parts = [
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+            for name, value in (("text", text), ("conversation_id", conversation_id))
+        ]
+        for filename, data in files:
+            head = f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="{filename}"\r\n'
+            parts.append(head.encode() + b"Content-Type: application/octet-stream\r\n\r\n" + data + b"\r\n")
+        body = b"".join(parts) + f"--{boundary}--\r\n".encode()
+        request = urllib.request.Request(
+            self.base_url + "/turns",
+            data=body,
+            method="POST",
+            headers={
+                "Content-Type": f"multipart/form-data; boundary={boundary}",
+                "HX-Request": "true",
+                "X-CSRF-Token": self.csrf,
+            },
+        )
+        try:
+            with self.opener.open(request, timeout=30) as response:
+                return Reply(response.status, dict(response.headers), response.read().decode())
+        except urllib.error.HTTPError as error:
+            return Reply(error.code, dict(error.headers), error.read().decode())
+
     def cookie_header(self) -> str:
         return "; ".join(f"{c.name}={c.value}" for c in self.jar)
 

@@ -1,12 +1,28 @@
 """webchat: a self-hosted LLM chat web app, and a drop-in for Gradio's messages-format chat API."""
 
+import sys
 from typing import Any
 
 from webchat.errors import Error
 from webchat.messages import ChatMessage, FileData, MessageError
 from webchat.settings import Settings
 
-__all__ = ["ChatInterface", "ChatMessage", "Error", "FileData", "MessageError", "Settings", "create_app"]
+__all__ = [
+    "Audio",
+    "ChatInterface",
+    "ChatMessage",
+    "Error",
+    "File",
+    "FileData",
+    "Gallery",
+    "Image",
+    "MessageError",
+    "Plot",
+    "Settings",
+    "Video",
+    "create_app",
+]
+MEDIA = frozenset({"Audio", "File", "Gallery", "Image", "Plot", "Video"})
 __version__ = "0.1.0"
 
 
@@ -20,4 +36,110 @@ def __getattr__(name: str) -> Any:
         from webchat.interface import ChatInterface
 
         return ChatInterface
+    if name in MEDIA:  # webchat.Image(...) etc., like gr.Image in a reply
+        _refuse_in_blocks(name)
+        from webchat import media
+
+        return getattr(media, name)
+    if name in _GRADIO_COMPONENTS:
+        from webchat import components
+
+        return getattr(components, name)
+    if name in _GRADIO_BLOCKS:
+        from webchat import blocks
+
+        return getattr(blocks, name)
+    if name in _GRADIO_UNSUPPORTED:
+        from webchat.components import UnsupportedError
+
+        raise UnsupportedError(
+            f"gr.{name} is not supported by webchat: it runs Gradio chat programs (ChatInterface and a "
+            "small Blocks subset for chat layouts); see the README's 'Gradio compatibility' table"
+        )
     raise AttributeError(f"module 'webchat' has no attribute {name!r}")
+
+
+def _refuse_in_blocks(name: str) -> None:
+    """In a reply, gr.Image(...) is media; as a component of a Blocks layout it is not supported."""
+    blocks = sys.modules.get("webchat.blocks")
+    if blocks is not None and blocks.current_blocks() is not None:
+        raise blocks.UnsupportedError(
+            f"gr.{name} as a component of a Blocks layout is not supported by webchat "
+            "(a chat function can still answer with it)"
+        )
+
+
+# Gradio's names that webchat has (webchat/components.py, webchat/blocks.py), and the ones it has
+# not: asking for one of those fails at once, saying so, instead of a bare AttributeError. (Not
+# gr.render: webchat.render is a module of ours.)
+_GRADIO_COMPONENTS = frozenset(
+    {
+        "Textbox",
+        "MultimodalTextbox",
+        "Slider",
+        "Number",
+        "Checkbox",
+        "Dropdown",
+        "Radio",
+        "Markdown",
+        "Chatbot",
+        "Button",
+        "ClearButton",
+        "State",
+        "UnsupportedError",
+    }
+)
+_GRADIO_BLOCKS = frozenset(
+    {"Blocks", "Row", "Column", "Group", "Accordion", "LikeData", "EventData", "update"}
+)
+_GRADIO_UNSUPPORTED = frozenset(
+    {
+        "AnnotatedImage",
+        "BarPlot",
+        "BrowserState",
+        "Checkboxgroup",
+        "CheckboxGroup",
+        "Code",
+        "ColorPicker",
+        "DataFrame",
+        "Dataframe",
+        "Dataset",
+        "DateTime",
+        "DeepLinkButton",
+        "DownloadButton",
+        "DuplicateButton",
+        "Examples",
+        "FileExplorer",
+        "HTML",
+        "HighlightedText",
+        "ImageEditor",
+        "ImageSlider",
+        "Info",
+        "Interface",
+        "JSON",
+        "Label",
+        "LinePlot",
+        "LoginButton",
+        "Model3D",
+        "Paint",
+        "ParamViewer",
+        "Progress",
+        "Request",
+        "ScatterPlot",
+        "SelectData",
+        "Sidebar",
+        "SimpleImage",
+        "Sketchpad",
+        "Tab",
+        "TabbedInterface",
+        "TabItem",
+        "Tabs",
+        "Timer",
+        "UploadButton",
+        "Warning",
+        "load",
+        "load_chat",
+        "mount_gradio_app",
+        "on",
+    }
+)

@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
 from flask_htmx import HTMX
+from flask_htmx import make_response as htmx_response
 from flask_sock import Sock
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
@@ -16,14 +17,16 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from webchat import render
 from webchat.chat import ChatFunction
-from webchat.hub import Hub
+from webchat.hub import Hub, TurnHub
+from webchat.limits import SlidingWindow, Slots
 from webchat.paths import STATIC_DIR, TEMPLATES_DIR
 from webchat.settings import Settings
-from webchat.store import Store, sqlite_url
+from webchat.store import Store
 from webchat.turns import TurnRunner
-from webchat.web import controls, conversations, pages, stream
+from webchat.web import api, auth, controls, conversations, pages, stream
+from webchat.web import files as web_files
 from webchat.web.services import Interface, Services
-from webchat.web.session import check_csrf, csrf_token
+from webchat.web.session import SessionInterface, check_csrf, csrf_token
 from webchat.web.views import thread, with_tail
 
 log = logging.getLogger("webchat")
@@ -61,32 +64,70 @@ def create_app(
             "max_message_size": settings.max_socket_message,
         },
     )
+    builtin = chat_fn is None  # the built-in backends take files (images go to vision models)
     if chat_fn is None:
         from webchat.backends import build_chat_function
 
         chat_fn, server_name = build_chat_function(settings)
-    store = Store(sqlite_url(settings.database_path))
-    store.interrupt_running_turns("The server restarted while this reply was being written. Retry it.")
-    hub = Hub()
+    store = Store(settings.store_url)
+    hub = _make_hub(settings)
+    runner = TurnRunner(store, hub, chat_fn, server_name=server_name)
+    _reap_abandoned_turns(app, runner, settings)
     app.extensions["webchat"] = Services(
         settings=settings,
         store=store,
         hub=hub,
-        runner=TurnRunner(store, hub, chat_fn, server_name=server_name),
+        runner=runner,
+        rate=SlidingWindow(settings.messages_per_minute),
+        sockets=Slots(settings.max_sockets_per_owner),
         interface=interface
         or Interface(
-            title=settings.title, description=settings.description, placeholder=settings.placeholder
+            title=settings.title,
+            description=settings.description,
+            placeholder=settings.placeholder,
+            multimodal=builtin,
         ),
     )
+    app.session_interface = SessionInterface()
     HTMX(app)
+    auth.init_app(app, settings, store.engine)  # first: its sign-in check runs before every route
     app.register_blueprint(pages.bp)
     app.register_blueprint(controls.bp)
     app.register_blueprint(conversations.bp)
+    web_files.init_app(app)
+    api.init_app(app)
     _register_socket(app)
     _register_templates(app)
     _register_security(app)
     _trust_proxies(app, settings.proxy_hops)
     return app
+
+
+def _make_hub(settings: Settings) -> TurnHub:
+    """The in-process hub; with --redis-url, the Redis hub that every worker and host shares."""
+    if not settings.redis_url:
+        return Hub()
+    from webchat.hub_redis import RedisHub
+
+    return RedisHub(settings.redis_url, lease_seconds=settings.runner_lease_seconds)
+
+
+def _reap_abandoned_turns(app: Flask, runner: TurnRunner, settings: Settings) -> None:
+    """Replies left 'running' by a server that stopped are marked interrupted (and can be retried).
+
+    In one process that is every running turn, at start. With a shared hub, other workers may be
+    running turns right now: only turns whose runner's lease has lapsed count, checked at start
+    and then every half lease by each worker."""
+    if not runner.hub.shared:
+        runner.reap(reason="The server restarted while this reply was being written. Retry it.")
+        return
+    lease = settings.runner_lease_seconds
+    runner.reap(grace=lease)
+    runner.store.engine.dispose()  # with gunicorn --preload, no connection may cross the fork
+
+    @app.before_request
+    def reaper() -> None:
+        runner.ensure_reaper(every=lease / 2, grace=lease)  # once per process (after any fork)
 
 
 def _trust_proxies(app: Flask, hops: int) -> None:
@@ -139,6 +180,11 @@ def _register_security(app: Flask) -> None:
     def protect() -> Any:
         # A websocket from a foreign origin is refused by the socket route with close code 1008,
         # which the page's hx-ws does not retry (a refused handshake would look like 1006 to it).
+        if request.headers.get("Upgrade", "").lower() == "websocket":
+            # No permessage-deflate: frames are a few bytes, each compressed socket would keep
+            # ~130 KB of zlib state, and every token would be compressed on its own.
+            request.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
+        api.guard()  # /api/ and /v1/: is the API on, and the caller's token (which exempts from CSRF)
         check_csrf()
         return None
 
@@ -153,8 +199,14 @@ def _register_security(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Any:
         message = error.description or error.name
-        if request.path.startswith(("/api/", "/v1/")) or request.accept_mimetypes.best == "application/json":
+        if api.is_api_path():
+            return api.http_error_response(error)
+        if request.accept_mimetypes.best == "application/json":
             return jsonify(error={"message": message, "code": error.code}), error.code
-        if request.headers.get("HX-Request") == "true":
-            return render_template("partials/composer_status.html", error=message), error.code
+        if request.headers.get("HX-Request") == "true":  # shown next to the composer, text kept
+            html = render_template("partials/composer_status.html", error=message)
+            response = htmx_response(html, retarget="#composer-status", reswap="innerHTML")
+            if getattr(error, "retry_after", None):
+                response.headers["Retry-After"] = str(error.retry_after)  # type: ignore[attr-defined]
+            return response, error.code
         return render_template("error.html", error=error, message=message), error.code

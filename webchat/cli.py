@@ -36,10 +36,74 @@ def parser() -> argparse.ArgumentParser:
     page = p.add_argument_group("page")
     page.add_argument("--title", help="title shown at the top of the page")
     page.add_argument("--description", help="Markdown shown under the title")
+    files = p.add_argument_group("files (attached to messages)")
+    files.add_argument("--max-file-size", type=int, help="bytes one file may have (default 25 MiB)")
+    files.add_argument("--max-files", type=int, help="files one message may carry (default 10)")
+    files.add_argument(
+        "--max-session-files-size", type=int, help="bytes of uploads one session may keep (default 512 MiB)"
+    )
+    files.add_argument(
+        "--allowed-file-types",
+        help="accepted kinds, checked against the bytes: '*' (default) or e.g. 'image, .pdf, audio/*'",
+    )
     p.add_argument(
         "--data-dir",
         type=Path,
         help="where conversations and models are kept (default ~/.local/share/webchat)",
+    )
+    p.add_argument(
+        "--api",
+        action="store_true",
+        default=None,
+        help="serve the API for programs (/v1/chat/completions, /api/conversations) without logins; "
+        "with --auth it is always on. Callers need an API token made in the page",
+    )
+    deploy = p.add_argument_group("production (see the README's deployment section)")
+    deploy.add_argument(
+        "--production",
+        action="store_true",
+        default=None,
+        help="serve with gunicorn and the gevent worker instead of the development server",
+    )
+    deploy.add_argument("--workers", type=int, help="gunicorn workers (default 1; more need a shared hub)")
+    deploy.add_argument(
+        "--proxy-hops",
+        type=int,
+        help="reverse proxies in front whose X-Forwarded-For/-Proto/-Prefix are trusted (default 0)",
+    )
+    deploy.add_argument(
+        "--public-origin", help="the address people open, e.g. https://chat.example.com (for websockets)"
+    )
+    signin = p.add_argument_group("sign-in (off by default; see the README's Auth section)")
+    signin.add_argument(
+        "--auth",
+        action="append",
+        metavar="USER:PASSWORD",
+        help="let this user sign in (repeat for several users)",
+    )
+    signin.add_argument(
+        "--auth-file",
+        type=Path,
+        help="a file of name:hash lines (make a line with: python -m webchat.users NAME)",
+    )
+    signin.add_argument(
+        "--trusted-user-header",
+        metavar="HEADER",
+        help="take the signed-in user from this header set by a proxy, e.g. X-Forwarded-User",
+    )
+    signin.add_argument(
+        "--trusted-proxy",
+        action="append",
+        dest="trusted_proxies",
+        metavar="ADDRESS",
+        help="an address or network allowed to send that header, or 'unix' (default: loopback)",
+    )
+    scale = p.add_argument_group("several workers and hosts")
+    scale.add_argument(
+        "--database-url", help="keep conversations in this database, e.g. postgresql://user:pw@host/webchat"
+    )
+    scale.add_argument(
+        "--redis-url", help="share replies being written through Redis, e.g. redis://127.0.0.1:6379/0"
     )
     return p
 
@@ -47,7 +111,13 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> None:
     args = vars(parser().parse_args(argv))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    production = args.pop("production", None)
     settings = Settings.load(args)
+    if production:
+        from webchat.production import serve_production  # gunicorn; the app loads in its workers
+
+        serve_production(settings)
+        return
 
     from webchat.app import create_app
     from webchat.server import serve

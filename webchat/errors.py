@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Any
 
 log = logging.getLogger("webchat")
@@ -54,6 +55,11 @@ def describe(error: BaseException, *, server: str = "The model server") -> str:
     status = _status_code(error)
     if status is not None:
         detail = _server_message(error)
+        if is_image_refusal(error):
+            return (
+                f"{server} cannot read images: the model has no vision support. {detail} Retry, or send "
+                "another message: from now on images are described to it by name only."
+            ).replace("  ", " ")
         if status in (401, 403):
             advice = "check the access token (HF_TOKEN)"
             return f"{server} refused the request ({status}): {advice}. {detail}".strip()
@@ -70,6 +76,22 @@ def describe(error: BaseException, *, server: str = "The model server") -> str:
         return f"{server} closed the connection before the reply was complete. Retry."
     log.error("chat function failed", exc_info=error)
     return f"The chat function failed ({type(error).__name__}). The details are in the server log."
+
+
+# llama.cpp without a projector: 500 "image input is not supported"; others word it their way.
+_IMAGE_REFUSAL = re.compile(
+    r"(image|vision|multimodal)[^.]{0,40}(not supported|unsupported)|(does not|doesn't|cannot) "
+    r"(support|accept|handle) (image|vision|multimodal)",
+    re.IGNORECASE,
+)
+
+
+def is_image_refusal(error: BaseException) -> bool:
+    """Did a model server refuse a request because it had images in it?"""
+    status = _status_code(error)
+    if status is None or status < 400:
+        return False
+    return bool(_IMAGE_REFUSAL.search(_server_message(error) or str(error)))
 
 
 def _status_code(error: BaseException) -> int | None:

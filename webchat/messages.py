@@ -159,12 +159,23 @@ def validate_filedata(value: Mapping[str, Any]) -> FileData:
 
 
 def validate_content(content: object) -> Content:
-    """Accept text, a FileData dict or a component dict; say what is wrong with anything else."""
+    """Accept text, a FileData dict or a component dict; say what is wrong with anything else.
+
+    Gradio 6's forms are accepted too and reduced to one of those: content blocks
+    (``{"type": "text", "text": ...}``, ``{"type": "file", "file": {...}}``), a list of blocks that
+    is all text (joined) or a single item, a ``(path,)``/``(path, alt_text)`` tuple, and the media
+    helpers (``webchat.Image(...)`` and the like).
+    """
     if isinstance(content, str):
         return content
     if isinstance(content, ChatMessage):
         raise MessageError("content is a ChatMessage; pass its content, or the message itself as a reply")
     if isinstance(content, Mapping):
+        kind = content.get("type")
+        if kind == "text" and isinstance(content.get("text"), str):
+            return content["text"]
+        if kind == "file" and isinstance(content.get("file"), Mapping):
+            return validate_filedata(content["file"])
         if "component" in content:
             return validate_component(content)
         if "path" in content:
@@ -172,7 +183,28 @@ def validate_content(content: object) -> Content:
         raise MessageError(
             "content dict must be file data (with 'path') or a component (with 'component' and 'value')"
         )
+    if isinstance(content, tuple) and 1 <= len(content) <= 2 and isinstance(content[0], str):
+        return validate_filedata({"path": content[0]})
+    if isinstance(content, list):
+        return _content_from_list(content)
+    if hasattr(content, "to_message_content"):  # the media helpers (webchat.Image, Audio, ...)
+        return validate_content(content.to_message_content())
     raise MessageError(f"content must be text, file data or a component dict, not {type(content).__name__}")
+
+
+def _content_from_list(items: list[object]) -> Content:
+    """Gradio 6 lets one message hold a list of contents; a webchat message holds one."""
+    parts = [validate_content(item) for item in items]
+    if not parts:
+        return ""
+    if len(parts) == 1:
+        return parts[0]
+    if all(isinstance(p, str) for p in parts):
+        return "\n\n".join(parts)  # type: ignore[arg-type]
+    raise MessageError(
+        "content is a list that mixes text and files; webchat keeps one piece of content per "
+        "message, so return them as separate messages"
+    )
 
 
 def validate_component(content: Mapping[str, Any]) -> ComponentContent:
@@ -186,7 +218,7 @@ def validate_component(content: Mapping[str, Any]) -> ComponentContent:
         files = _component_file(value)
     result = ComponentContent(component=name, value=files)
     for key in ("constructor_args", "props"):
-        if key in content:
+        if content.get(key) is not None:
             if not isinstance(content[key], Mapping):
                 raise MessageError(f"component '{key}' must be a dict")
             result[key] = dict(content[key])  # type: ignore[literal-required]

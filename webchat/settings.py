@@ -41,9 +41,21 @@ class Settings:
     data_dir: Path = field(default_factory=default_data_dir)
     secret_key: str | None = field(default=None, repr=False)
     max_message_chars: int = 32_000
+    # Per session (or user): messages sent per minute, and replies being written at once.
+    messages_per_minute: int = 20
+    max_running_turns: int = 3
+    # Websockets one session may hold open at once (each tab streaming a reply holds one).
+    max_sockets_per_owner: int = 16
     # Websocket frames from the browser are tiny; a cap stops a client from sending huge ones.
     max_socket_message: int = 64 * 1024
     socket_ping_seconds: float = 25.0
+    # Uploads: bytes per file, files per message, bytes one session may keep, and which kinds are
+    # accepted ("*", or a comma list of "image", "audio/*", "application/pdf", ".csv"...; matched
+    # against the type sniffed from the bytes).
+    max_file_size: int = 25 * 1024 * 1024
+    max_files: int = 10
+    max_session_files_size: int = 512 * 1024 * 1024
+    allowed_file_types: str = "*"
     local_threads: int | None = None
     local_context: int = 4096
     # Behind a reverse proxy: how many proxies in front to trust for X-Forwarded-For/-Proto/-Prefix
@@ -54,10 +66,40 @@ class Settings:
     public_origin: str | None = None
     # gunicorn workers for --production; default 1, or one per core once the hub is shared (Redis).
     workers: int | None = None
+    # Sign-in (off when none is set): "user:password" entries, a file of "user:hash" lines, and/or a
+    # header set by an authenticating proxy, trusted only from the trusted_proxies addresses.
+    auth: tuple[str, ...] = field(default=(), repr=False)
+    auth_file: Path | None = None
+    trusted_user_header: str | None = None
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
+    # Failed sign-ins allowed per user name and per client address within the window.
+    login_failures_per_user: int = 5
+    login_failures_per_address: int = 20
+    login_window_seconds: float = 900.0
+    # Several workers and hosts: conversations in PostgreSQL (SQLite in data_dir by default), and
+    # the live state of replies in Redis, so any worker can stream, stop or recover any turn.
+    database_url: str | None = field(default=None, repr=False)
+    redis_url: str | None = field(default=None, repr=False)
+    # A runner process that has not renewed its lease for this long is taken for dead, and its
+    # running replies are marked interrupted (only with a shared hub: --redis-url).
+    runner_lease_seconds: float = 15.0
+    # The API for programs (/v1/chat/completions, /api/conversations): on with logins, or with
+    # --api; callers send an API token made in the page. Completions one token may run at once.
+    api: bool = False
+    api_max_concurrent: int = 4
 
     @property
     def database_path(self) -> Path:
         return self.data_dir / "webchat.sqlite3"
+
+    @property
+    def store_url(self) -> str:
+        """The SQLAlchemy URL of the conversations database: --database-url, else SQLite in data_dir."""
+        return self.database_url or f"sqlite:///{self.database_path}"
+
+    @property
+    def auth_enabled(self) -> bool:
+        return bool(self.auth or self.auth_file or self.trusted_user_header)
 
     @property
     def models_dir(self) -> Path:
@@ -87,7 +129,7 @@ class Settings:
             values["hf_token"] = env["HF_TOKEN"]
         for name, value in (cli or {}).items():
             if value is not None:
-                values[name] = value
+                values[name] = tuple(value) if isinstance(value, list) else value
         return cls(**values)
 
     def with_changes(self, **changes: Any) -> Settings:
@@ -105,6 +147,8 @@ def parse_value(name: str, raw: str, hint: Any) -> Any:
             return kind(raw)
         if kind is Path:
             return Path(raw).expanduser()
+        if typing.get_origin(kind) is tuple:  # a list: comma-separated
+            return tuple(item.strip() for item in raw.split(",") if item.strip())
         if typing.get_origin(kind) is Literal and raw not in typing.get_args(kind):
             raise ValueError(f"expected one of {', '.join(typing.get_args(kind))}")
         return raw

@@ -9,42 +9,77 @@ yields again: whoever ends the turn first stores it, the other side just stops.
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
-from webchat.chat import ChatFunction, stream_reply
+from webchat.chat import ChatFunction, Reply, stream_reply
 from webchat.errors import describe
-from webchat.hub import Hub
+from webchat.hub import TurnHub
 from webchat.store import Store, Turn, TurnStatus
 
 log = logging.getLogger("webchat.turns")
 
+History = list[dict[str, Any]] | Callable[[], list[dict[str, Any]]]
+INTERRUPTED = "This reply was interrupted: the server writing it stopped. Retry it."
+
+
+def start_background(target: Callable[..., None], args: tuple[Any, ...], name: str) -> None:
+    """Run ``target`` in a daemon thread, or under gevent (production) in a greenlet started
+    without waiting: ``Thread.start`` waits a whole round of the event loop for the new thread,
+    and a POST holding the turn lock then queued behind every streaming socket (seconds at 1000)."""
+    monkey = sys.modules.get("gevent.monkey")
+    if monkey is not None and monkey.is_module_patched("threading"):
+        import gevent
+
+        gevent.spawn(target, *args)
+        return
+    threading.Thread(target=target, args=args, name=name, daemon=True).start()
+
 
 class TurnRunner:
-    def __init__(self, store: Store, hub: Hub, chat_fn: ChatFunction, *, server_name: str) -> None:
+    def __init__(self, store: Store, hub: TurnHub, chat_fn: ChatFunction, *, server_name: str) -> None:
         self.store = store
         self.hub = hub
         self.chat_fn = chat_fn
         self.server_name = server_name
+        # Set by the files module: called as a turn starts, it returns what swaps the files in each
+        # step of the reply for stored copies (text-only steps pass through untouched).
+        self.reply_files: Callable[[Turn], Callable[[Reply], Reply]] | None = None
+        self._reaper_pid = 0
 
     def start(
-        self, turn: Turn, message: Any, history: list[dict[str, Any]], extra: tuple[Any, ...] = ()
+        self, turn: Turn, message: Any, history: History, extra: tuple[Any, ...] = ()
     ) -> None:
+        """Produce the turn's reply in the background. ``history`` may be a function that reads
+        it: it is then called by the runner, so the request that started the turn need not wait."""
         self.hub.open(turn)
-        thread = threading.Thread(
-            target=self._run, args=(turn, message, history, extra), name=f"turn-{turn.id}", daemon=True
-        )
-        thread.start()
+        keep_files = self.reply_files(turn) if self.reply_files else None
+        start_background(self._run, (turn, message, history, extra, keep_files), f"turn-{turn.id}")
 
     def stop(self, turn_id: str) -> bool:
         """End a running turn now, keeping what it has produced; False if it had already ended."""
         return self._finish(turn_id, "stopped")
 
-    def _run(self, turn: Turn, message: Any, history: list[dict[str, Any]], extra: tuple[Any, ...]) -> None:
+    def _run(
+        self,
+        turn: Turn,
+        message: Any,
+        history: History,
+        extra: tuple[Any, ...],
+        keep_files: Callable[[Reply], Reply] | None = None,
+    ) -> None:
         try:
+            if callable(history):
+                history = history()
             replies = stream_reply(self.chat_fn, message, history, *extra)
             try:
                 for reply in replies:
+                    if keep_files:
+                        reply = keep_files(reply)
                     if not self.hub.publish(turn.id, reply):
                         return  # stopped: the stop request stored the reply
             finally:
@@ -55,16 +90,59 @@ class TurnRunner:
         else:
             self._finish(turn.id, "done")
 
-    def _finish(self, turn_id: str, status: TurnStatus, error: str | None = None) -> bool:
-        if self.hub.get(turn_id) is None:
+    def _finish(
+        self, turn: Turn | str, status: TurnStatus, error: str | None = None, *, abandoned: bool = False
+    ) -> bool:
+        """End the turn once; ``abandoned``: its runner is gone, so end it even though no runner
+        can claim it, keeping whatever the hub still has of the reply."""
+        turn_id = turn if isinstance(turn, str) else turn.id
+        known = self.hub.get(turn_id)
+        snapshot = self.hub.claim_finish(turn_id, status, error) if known else None
+        if snapshot is not None:
+            record, reply = snapshot.turn, snapshot.reply
+        elif abandoned and isinstance(turn, Turn):
+            record, reply = (known.turn, known.reply) if known else (turn, [])
+        else:
             return False
-        snapshot = self.hub.claim_finish(turn_id, status, error)
-        if snapshot is None:
-            return False
+        ended_here = True
         try:
-            stored = self.store.finish_turn(snapshot.turn, status, snapshot.reply, error=error)
+            stored = self.store.finish_turn(record, status, reply, error=error)
+            if stored is None:  # another worker ended it first: show what that one stored
+                ended_here = False
+                stored = self.store.turn_messages(turn_id, "reply")
         except Exception:
             log.exception("could not store the reply of turn %s", turn_id)
             stored = []
-        self.hub.finished(turn_id, stored)
-        return True
+        if known:
+            self.hub.finished(turn_id, stored)
+        return ended_here
+
+    def reap(self, *, grace: float = 0.0, reason: str = INTERRUPTED) -> int:
+        """Mark interrupted the running turns that no live runner produces (the server restarted,
+        or, with a shared hub, the worker running them died), so they can be retried from any
+        worker. Turns younger than ``grace`` seconds are left alone: their runner may be starting."""
+        count = 0
+        for turn in self.store.running_turns():
+            if turn.created_at > time.time() - grace or self.hub.has_runner(turn.id):
+                continue
+            if self._finish(turn, "interrupted", reason, abandoned=True):
+                log.warning("turn %s had no runner left: marked interrupted", turn.id)
+                count += 1
+        return count
+
+    def ensure_reaper(self, every: float, grace: float) -> None:
+        """Reap in the background of this process (once per process: a fork starts its own)."""
+        pid = os.getpid()
+        if self._reaper_pid == pid:
+            return
+        self._reaper_pid = pid
+
+        def loop() -> None:
+            while self._reaper_pid == pid:
+                time.sleep(every)
+                try:
+                    self.reap(grace=grace)
+                except Exception:
+                    log.exception("could not check for abandoned turns")
+
+        threading.Thread(target=loop, name="webchat-reaper", daemon=True).start()

@@ -45,7 +45,7 @@
     // The final frame replaces the reply: tell screen readers the reply is complete.
     const data = event.detail.message.data;
     if (typeof data === "string" && data.includes('"swap":"outerHTML"')) {
-      const reply = $(JSON.parse(data).target);
+      const reply = document.getElementById(event.target.id);
       const announcer = $("#announcer");
       if (reply && announcer) {
         const text = [...reply.querySelectorAll(".md, .error-bubble")].map((e) => e.innerText).join(" ");
@@ -68,7 +68,7 @@
     const button = event.target.closest("button[data-copy], button.copy-code");
     if (!button) return;
     if (button.matches(".copy-code")) {
-      copy(button.parentElement.querySelector("code").innerText, button);
+      copy(button.parentElement.querySelector("code").innerText.replace(/\n$/, ""), button);
     } else {
       const owner = button.closest(".input, .reply");
       const parts = [...owner.querySelectorAll(":scope > .msg .md")].map((e) => e.innerText.trim());
@@ -86,6 +86,13 @@
       pre.append(button);
     }
   };
+
+  // A conversation's menu closes when the reader clicks anywhere else.
+  document.addEventListener("click", (event) => {
+    for (const menu of document.querySelectorAll(".conversation-menu[open]")) {
+      if (!menu.contains(event.target)) menu.open = false;
+    }
+  });
 
   // --- Theme: follows the system until the reader picks one; remembered in this browser.
   document.addEventListener("click", (event) => {
@@ -105,6 +112,9 @@
   };
   document.addEventListener("input", (event) => {
     if (event.target.id === "composer-text") grow(event.target);
+    // A Gradio Slider shows its value next to its label.
+    const shown = event.target.type === "range" && $(`output[for="${event.target.id}"]`);
+    if (shown) shown.value = event.target.value;
   });
   document.addEventListener("keydown", (event) => {
     const box = event.target;
@@ -121,6 +131,11 @@
     const ok = event.detail.ctx.response && event.detail.ctx.response.status < 400;
     if (!ok) return;
     const box = $("#composer-text", form);
+    // An option button sent its own value: whatever was typed in the box stays there.
+    if (event.detail.ctx.request?.submitter?.name === "option") {
+      $("#empty")?.remove();
+      return;
+    }
     box.value = "";
     grow(box);
     $("#composer-status").replaceChildren();

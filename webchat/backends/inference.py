@@ -3,11 +3,22 @@ server, or any OpenAI-compatible chat-completions server."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from huggingface_hub import InferenceClient
+
+from webchat.backends.thinking import ReplyBuilder
+from webchat.errors import is_image_refusal
+from webchat.messages import ChatMessage
+from webchat.uploads import HEAD_BYTES, sniff, sniff_file
+
+# What OpenAI-style vision models take as image parts; other images are described like files.
+VISION_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
+MAX_IMAGE_BYTES = 20 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -39,9 +50,20 @@ class InferenceChat:
         self.client = client  # held for the whole stream: a collected client closes it mid-way
         self.model = model
         self.generation = generation
+        # Images go to the model as image parts until its server refuses them; then by name only,
+        # so the conversation goes on (the refusal itself is shown as the reply's error).
+        self.images = True
 
-    def __call__(self, message: Any, history: list[dict[str, Any]]) -> Iterator[str]:
-        request = to_openai_messages(history, message, self.generation.system_prompt)
+    def __call__(self, message: Any, history: list[dict[str, Any]]) -> Iterator[str | list[ChatMessage]]:
+        try:
+            yield from self._stream(message, history)
+        except Exception as error:
+            if is_image_refusal(error):
+                self.images = False
+            raise
+
+    def _stream(self, message: Any, history: list[dict[str, Any]]) -> Iterator[str | list[ChatMessage]]:
+        request = to_openai_messages(history, message, self.generation.system_prompt, images=self.images)
         stream = self.client.chat_completion(
             request,
             model=self.model,
@@ -50,28 +72,34 @@ class InferenceChat:
             temperature=self.generation.temperature,
             top_p=self.generation.top_p,
         )
-        text = ""
+        reply = ReplyBuilder()
         try:
             for chunk in stream:
-                piece = chunk.choices[0].delta.content if chunk.choices else None
-                if piece:
-                    text += piece
-                    yield text
+                if not chunk.choices:
+                    continue
+                delta = chunk.choices[0].delta
+                reasoning = getattr(delta, "reasoning_content", None) or getattr(delta, "reasoning", None)
+                if delta.content or reasoning:
+                    reply.add(delta.content, reasoning)
+                    yield reply.reply()
         finally:
             close = getattr(stream, "close", None)
             if close:
                 close()  # frees the server's slot at once when the user stops the reply
-        if not text:
+        if not reply.content and not reply.reasoning:
             yield ""
 
 
 def to_openai_messages(
-    history: list[dict[str, Any]], message: Any, system_prompt: str = ""
+    history: list[dict[str, Any]], message: Any, system_prompt: str = "", *, images: bool = True
 ) -> list[dict[str, Any]]:
     """The chat-completions ``messages`` for a history plus the new user message.
 
     Thought blocks (messages with a ``metadata.title``) are the assistant's working, not its
-    answer, so they are left out, as are empty messages that only carried an error.
+    answer, so they are left out, as are empty messages that only carried an error. A user's
+    files and text of one turn (one message each in the messages format) become one message:
+    images as OpenAI ``image_url`` parts with data URLs (when ``images``), other files described
+    by name and type.
     """
     result: list[dict[str, Any]] = []
     if system_prompt:
@@ -79,32 +107,90 @@ def to_openai_messages(
     for item in history:
         if (item.get("metadata") or {}).get("title"):
             continue
-        text = content_text(item.get("content"))
-        if text:
-            result.append({"role": item["role"], "content": text})
+        role = item["role"]
+        _append(result, role, content_parts(item.get("content"), images=images and role == "user"))
     if isinstance(message, Mapping):
-        for path in message.get("files") or []:
-            result.append({"role": "user", "content": content_text({"path": path})})
+        for file in message.get("files") or []:
+            file = file if isinstance(file, Mapping) else {"path": str(file)}
+            _append(result, "user", content_parts(file, images=images))
         text = message.get("text") or ""
     else:
         text = str(message)
-    if text:
-        result.append({"role": "user", "content": text})
-    return result
+    _append(result, "user", content_parts(text))
+    return [_flatten(m) for m in result]
+
+
+def _append(result: list[dict[str, Any]], role: str, parts: list[dict[str, Any]]) -> None:
+    if not parts:
+        return
+    if role == "user" and result and result[-1]["role"] == "user":
+        result[-1]["content"].extend(parts)
+    else:
+        result.append({"role": role, "content": list(parts)})
+
+
+def _flatten(message: dict[str, Any]) -> dict[str, Any]:
+    """Text-only content as one string (what every server and chat template takes)."""
+    parts = message["content"]
+    if isinstance(parts, str) or any(p["type"] != "text" for p in parts):
+        return message
+    return {**message, "content": "\n\n".join(p["text"] for p in parts)}
+
+
+def content_parts(content: Any, *, images: bool = False) -> list[dict[str, Any]]:
+    """Content parts for the model: text, image parts for images, a description for other files."""
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}] if content else []
+    if isinstance(content, list):  # Gradio 6's content blocks (a ChatInterface's history)
+        return [part for block in content for part in content_parts(_unblock(block), images=images)]
+    if not isinstance(content, Mapping):
+        return []
+    value = content.get("value", content) if "component" in content else content
+    parts = []
+    for file in value if isinstance(value, list) else [value]:
+        if not isinstance(file, Mapping):
+            continue
+        image = _image_part(file) if images else None
+        parts.append(image or {"type": "text", "text": _describe_file(file)})
+    return parts
+
+
+def _unblock(block: Any) -> Any:
+    """A Gradio 6 content block as webchat content: text, a FileData, or a component dict."""
+    if isinstance(block, Mapping) and block.get("type") == "text":
+        return str(block.get("text") or "")
+    if isinstance(block, Mapping) and block.get("type") == "file":
+        return block.get("file")
+    return block
 
 
 def content_text(content: Any) -> str:
     """Text for the model: the text itself, or a file described by name and type."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, Mapping):
-        value = content.get("value", content)
-        files = value if isinstance(value, list) else [value]
-        return " ".join(_describe_file(f) for f in files if isinstance(f, Mapping))
-    return ""
+    return " ".join(p["text"] for p in content_parts(content))
+
+
+def _image_part(file: Mapping[str, Any]) -> dict[str, Any] | None:
+    """An OpenAI ``image_url`` part with the image as a data URL; None if it is not an image a
+    vision model takes (the type is sniffed from the bytes) or cannot be read."""
+    try:
+        with open(str(file.get("path", "")), "rb") as source:
+            data = source.read(MAX_IMAGE_BYTES + 1)
+    except OSError:
+        return None
+    mime = sniff(data[:HEAD_BYTES])
+    if mime not in VISION_TYPES or len(data) > MAX_IMAGE_BYTES:
+        return None
+    url = f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+    return {"type": "image_url", "image_url": {"url": url}}
 
 
 def _describe_file(file: Mapping[str, Any]) -> str:
-    name = file.get("orig_name") or str(file.get("path", "")).rsplit("/", 1)[-1]
-    kind = file.get("mime_type") or "unknown type"
+    path = str(file.get("path", ""))
+    name = file.get("orig_name") or path.replace("\\", "/").rsplit("/", 1)[-1]
+    kind = file.get("mime_type")
+    if not kind:
+        try:
+            kind = sniff_file(Path(path))
+        except OSError:
+            kind = "unknown type"
     return f"[attached file: {name} ({kind})]"

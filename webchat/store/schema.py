@@ -74,3 +74,52 @@ api_tokens = Table(
     Column("last_used_at", Float, nullable=True),
     Index("ix_api_tokens_owner", "owner"),
 )
+
+# A file kept in the data folder (an upload, or a file a chat function answered with). Its bytes
+# live at ``files/<id>/<name>``; the row says who may fetch it and what it really is (the type
+# sniffed from its bytes, not the one the browser claimed).
+files = Table(
+    "files",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("owner", String(128), nullable=False),
+    Column("conversation_id", String(32), nullable=True),
+    Column("name", Text, nullable=False),
+    Column("mime_type", String(128), nullable=False),
+    Column("size", Integer, nullable=False),
+    # "upload": sent by the user (counts against the session's quota); "reply": a chat function's.
+    Column("origin", String(8), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Index("ix_files_owner", "owner"),
+)
+
+# A signed-in browser (auth on). The cookie carries a random token; the row keeps only its sha256,
+# and deleting the row (sign out, or the user removed) ends that session on every worker at once.
+logins = Table(
+    "logins",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("username", String(128), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Index("ix_logins_username", "username"),
+)
+
+# Failed sign-ins, kept for the rate-limit window; ``key`` is "user:<name>" or "addr:<address>".
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(200), nullable=False),
+    Column("at", Float, nullable=False),
+    Index("ix_login_failures_key_at", "key", "at"),
+)
+
+# The values a turn's chat function got after ``history`` (Gradio's additional inputs, or which
+# event of a Blocks layout sent the message), as a JSON list: a retry or an edit reuses them.
+turn_inputs = Table(
+    "turn_inputs",
+    metadata,
+    Column("turn_id", String(32), primary_key=True),
+    Column("data", Text, nullable=False),
+)

@@ -18,7 +18,7 @@ from typing import Any, Literal
 from sqlalchemy import Connection, Engine, create_engine, delete, event, func, select, update
 
 from webchat.messages import ChatMessage, message_from_dict
-from webchat.store.schema import conversations, messages, metadata, turns
+from webchat.store.schema import conversations, messages, turn_inputs, turns
 
 MessageStatus = Literal["complete", "stopped", "error", "interrupted"]
 MessageKind = Literal["input", "reply"]
@@ -72,6 +72,14 @@ def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
 
 
+def engine_url(url: str) -> str:
+    """``postgresql://`` (or ``postgres://``) with psycopg 3, the driver webchat installs."""
+    for scheme in ("postgresql://", "postgres://"):
+        if url.startswith(scheme):
+            return "postgresql+psycopg://" + url[len(scheme) :]
+    return url
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets readers run while a reply is written; busy_timeout makes concurrent writers wait
     # for each other instead of failing with "database is locked".
@@ -93,16 +101,32 @@ class Store:
     """All reads and writes of conversations; owners are opaque strings (a session or a user)."""
 
     def __init__(self, url: str) -> None:
-        self.engine: Engine = create_engine(url)
+        """Connect, and bring the schema up to date (webchat.store.migrate; every worker may)."""
+        from webchat.store.migrate import upgrade
+
+        url = engine_url(url)
+        if url.startswith("postgresql+psycopg"):
+            try:
+                import psycopg  # noqa: F401
+            except ImportError:
+                raise RuntimeError(
+                    "--database-url postgresql://… needs psycopg: pip install 'webchat[postgres]'"
+                ) from None
+        # pre_ping: a server restart or an idle timeout must not turn into a failed request.
+        self.engine: Engine = create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        metadata.create_all(self.engine)
+        upgrade(self.engine)
 
     def close(self) -> None:
         self.engine.dispose()
 
     @contextmanager
-    def _write(self) -> Iterator[Connection]:
+    def _write(self, within: Connection | None = None) -> Iterator[Connection]:
+        """A transaction; or, given one already open, that one (so several writes commit together)."""
+        if within is not None:
+            yield within
+            return
         with self.engine.begin() as connection:
             yield connection
 
@@ -211,12 +235,14 @@ class Store:
         kind: MessageKind = "reply",
         status: MessageStatus = "complete",
         error: str | None = None,
+        within: Connection | None = None,
     ) -> list[StoredMessage]:
-        """Append messages in one transaction; the conversation's title comes from its first text."""
+        """Append messages in one transaction (``within`` one already open); the conversation's
+        title comes from its first text."""
         now = time.time()
         items = list(items)
         stored: list[StoredMessage] = []
-        with self._write() as db:
+        with self._write(within) as db:
             for message in items:
                 values = {
                     "conversation_id": conversation_id,
@@ -241,9 +267,14 @@ class Store:
             db.execute(update(conversations).where(conversations.c.id == conversation_id).values(**changes))
         return stored
 
-    def messages(self, conversation_id: str, *, limit: int | None = None) -> list[StoredMessage]:
-        """A conversation's messages in order; with ``limit``, only the newest that many."""
+    def messages(
+        self, conversation_id: str, *, limit: int | None = None, before: int | None = None
+    ) -> list[StoredMessage]:
+        """A conversation's messages in order; with ``limit``, only the newest that many (of those
+        before message id ``before``, for a page of earlier messages)."""
         query = select(messages).where(messages.c.conversation_id == conversation_id)
+        if before is not None:
+            query = query.where(messages.c.id < before)
         if limit is None:
             query = query.order_by(messages.c.id)
         else:
@@ -267,6 +298,28 @@ class Store:
         )
         with self.engine.connect() as db:
             return [_stored_message(row._mapping) for row in db.execute(query)]
+
+    def history_rows(self, conversation_id: str, *, after_id: int = 0) -> list[tuple[int, float, str, str]]:
+        """``(id, created_at, data, status)`` of the messages after ``after_id``, oldest first: the
+        raw rows a chat function's history is read from (webchat.history), without a ChatMessage
+        built and validated for each (they were validated when stored)."""
+        query = (
+            select(messages.c.id, messages.c.created_at, messages.c.data, messages.c.status)
+            .where(messages.c.conversation_id == conversation_id, messages.c.id > after_id)
+            .order_by(messages.c.id)
+        )
+        with self.engine.connect() as db:
+            return [tuple(row) for row in db.execute(query)]  # type: ignore[misc]
+
+    def messages_fingerprint(self, conversation_id: str, up_to_id: int) -> tuple[int, float | None]:
+        """``(count, newest created_at)`` of the messages up to ``up_to_id``: it changes whenever one
+        of them is deleted, or deleted and replaced (ids may be reused; creation times are not)."""
+        query = select(func.count(), func.max(messages.c.created_at)).where(
+            messages.c.conversation_id == conversation_id, messages.c.id <= up_to_id
+        )
+        with self.engine.connect() as db:
+            count, newest = db.execute(query).one()
+        return int(count), newest
 
     def history_before(self, conversation_id: str, message_id: int) -> list[StoredMessage]:
         query = (
@@ -380,6 +433,11 @@ class Store:
             )
         return turn
 
+    def count_running_turns(self, owner: str) -> int:
+        query = select(func.count()).where(turns.c.owner == owner, turns.c.status == "running")
+        with self.engine.connect() as db:
+            return int(db.execute(query).scalar_one())
+
     def get_turn(self, turn_id: str) -> Turn | None:
         with self.engine.connect() as db:
             row = db.execute(select(turns).where(turns.c.id == turn_id)).first()
@@ -418,21 +476,49 @@ class Store:
         reply: Iterable[ChatMessage] = (),
         *,
         error: str | None = None,
-    ) -> list[StoredMessage]:
-        """Store a turn's final reply and its end state together, so neither exists without the other."""
+    ) -> list[StoredMessage] | None:
+        """Store a turn's final reply and its end state in one transaction, so neither exists without
+        the other, and only once: None (nothing stored) if the turn had already ended, as when two
+        workers race to end it (a stop and the runner, or a dead runner's reaper)."""
         message_status: MessageStatus = "complete" if status == "done" else status  # type: ignore[assignment]
         reply = list(reply)
         if (error is not None or status == "stopped") and not reply:
             # An error bubble or a "stopped" mark needs a row to live on when nothing was produced.
             reply = [ChatMessage(role="assistant", content="")]
-        stored = self.append(
-            turn.conversation_id, reply, turn_id=turn.id, kind="reply", status=message_status, error=error
-        )
         with self._write() as db:
-            db.execute(
-                update(turns).where(turns.c.id == turn.id).values(status=status, finished_at=time.time())
+            ended = db.execute(
+                update(turns)
+                .where(turns.c.id == turn.id, turns.c.status == "running")
+                .values(status=status, finished_at=time.time())
             )
-        return stored
+            if ended.rowcount == 0:
+                return None
+            return self.append(
+                turn.conversation_id,
+                reply,
+                turn_id=turn.id,
+                kind="reply",
+                status=message_status,
+                error=error,
+                within=db,
+            )
+
+    def running_turns(self) -> list[Turn]:
+        with self.engine.connect() as db:
+            rows = db.execute(select(turns).where(turns.c.status == "running"))
+            return [_turn(row._mapping) for row in rows]
+
+    def save_turn_inputs(self, turn_id: str, values: tuple[Any, ...] | list[Any]) -> None:
+        """Keep the extra values a turn's chat function got, for a retry or an edit to reuse."""
+        data = json.dumps(list(values), ensure_ascii=False, default=str)
+        with self._write() as db:
+            db.execute(delete(turn_inputs).where(turn_inputs.c.turn_id == turn_id))
+            db.execute(turn_inputs.insert().values(turn_id=turn_id, data=data))
+
+    def turn_inputs(self, turn_id: str) -> tuple[Any, ...]:
+        with self.engine.connect() as db:
+            data = db.execute(select(turn_inputs.c.data).where(turn_inputs.c.turn_id == turn_id)).scalar()
+        return tuple(json.loads(data)) if data else ()
 
     def interrupt_running_turns(self, reason: str) -> int:
         """After a restart no runner is left for 'running' turns: mark them so they can be retried."""

@@ -11,7 +11,14 @@ from flask_htmx import make_response as htmx_response
 from webchat.feedback import LikeData
 from webchat.messages import ChatMessage
 from webchat.store import Conversation, StoredMessage
-from webchat.web.pages import composer_error, is_htmx, owned_conversation, owned_turn, render_chat
+from webchat.web.pages import (
+    composer_error,
+    is_htmx,
+    owned_conversation,
+    owned_turn,
+    page_of_messages,
+    render_chat,
+)
 from webchat.web.services import services
 from webchat.web.views import blocks
 
@@ -22,10 +29,12 @@ def render_messages(conversation: Conversation, *, composer_text: str | None = N
     """The conversation's messages (the inside of #messages); optionally refill the composer."""
     store = services().store
     running = store.running_turn(conversation.id)
+    stored, earlier = page_of_messages(conversation.id)
     html = render_template(
         "partials/messages.html",
         conversation=conversation,
-        blocks=blocks(store.messages(conversation.id, limit=400)),
+        blocks=blocks(stored),
+        earlier=earlier,
         running=running,
         snapshot=services().hub.get(running.id) if running else None,
     )
@@ -54,7 +63,16 @@ def stop_running(conversation: Conversation) -> None:
 
 @bp.get("/c/<conversation_id>/messages")
 def messages(conversation_id: str) -> Any:
-    return render_messages(owned_conversation(conversation_id))
+    """The conversation's messages; with ``before``, the page of messages before that id."""
+    conversation = owned_conversation(conversation_id)
+    before = request.args.get("before", type=int)
+    if before is None:
+        return render_messages(conversation)
+    stored, earlier = page_of_messages(conversation.id, before)
+    return render_template(
+        "partials/messages.html", conversation=conversation, blocks=blocks(stored), earlier=earlier,
+        running=None, older=True,
+    )
 
 
 @bp.post("/turns/<turn_id>/undo")
@@ -106,11 +124,12 @@ def edit(message_id: int) -> Any:
         if turn is None:
             abort(404)
         old_inputs = app.store.turn_messages(turn.id, "input")
+        extra = app.store.turn_inputs(turn.id)  # an edit keeps the additional inputs' values
         app.store.remove_turns_from(turn)
         inputs = [
             ChatMessage(role="user", content=text) if m.id == stored.id else m.message for m in old_inputs
         ]
-        app.begin_turn(conversation, inputs)
+        app.begin_turn(conversation, inputs, extra)
     if not is_htmx():
         return render_chat(conversation)
     return render_messages(conversation)

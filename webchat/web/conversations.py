@@ -7,7 +7,7 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 from flask_htmx import make_response as htmx_response
 
 from webchat.messages import ChatMessage, MessageError, messages_from_list
@@ -66,7 +66,7 @@ def delete(conversation_id: str) -> Any:
 def restore(conversation_id: str) -> Any:
     store = services().store
     if not store.restore_conversation(current_owner(), conversation_id):
-        return _sidebar_error("That conversation can no longer be restored.", conversation_id)
+        abort(404, description="That conversation is gone for good: it cannot be restored.")
     conversation = owned_conversation(conversation_id)
     if not is_htmx():
         return redirect(url_for("web.conversation", conversation_id=conversation.id), 303)

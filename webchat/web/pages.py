@@ -7,15 +7,19 @@ from typing import Any
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 from flask_htmx import make_response as htmx_response
 
+from webchat.components import InputError
+from webchat.interface import read_inputs
 from webchat.messages import ChatMessage
-from webchat.store import Conversation, Turn
+from webchat.store import Conversation, StoredMessage, Turn
+from webchat.uploads import UploadError
+from webchat.web import files as web_files
 from webchat.web.services import history_dicts, message_for, services
 from webchat.web.session import current_owner
 from webchat.web.views import blocks
 
 bp = Blueprint("web", __name__)
 
-PAGE_MESSAGES = 400
+PAGE_MESSAGES = 100  # a 5000-message page took 200 ms and 560 KB at 400; earlier ones load on request
 NO_JS_WAIT_SECONDS = 300.0
 
 
@@ -37,6 +41,18 @@ def owned_turn(turn_id: str) -> Turn:
     return turn
 
 
+def page_of_messages(
+    conversation_id: str, before: int | None = None
+) -> tuple[list[StoredMessage], int | None]:
+    """The newest PAGE_MESSAGES messages (before ``before``), and the id to load earlier ones from,
+    if there are any: a long conversation is not sent whole with every page."""
+    stored = services().store.messages(conversation_id, limit=PAGE_MESSAGES + 1, before=before)
+    if len(stored) > PAGE_MESSAGES:
+        stored = stored[1:]
+        return stored, stored[0].id
+    return stored, None
+
+
 def render_chat(
     conversation: Conversation | None,
     *,
@@ -49,15 +65,16 @@ def render_chat(
 ) -> tuple[str, int]:
     """The whole page; ``conversations``/``query`` for a search, ``deleted`` to offer an undo."""
     store, hub = services().store, services().hub
-    stored = store.messages(conversation.id, limit=PAGE_MESSAGES) if conversation else []
+    stored, earlier = page_of_messages(conversation.id) if conversation else ([], None)
     running = store.running_turn(conversation.id) if conversation else None
     html = render_template(
-        "chat.html",
+        services().interface.page_template,  # chat.html, or blocks.html for a gr.Blocks layout
         conversation=conversation,
         conversations=store.list_conversations(current_owner()) if conversations is None else conversations,
         query=query,
         deleted=deleted,
         blocks=blocks(stored),
+        earlier=earlier,
         running=running,
         snapshot=hub.get(running.id) if running else None,
         error=error,
@@ -84,6 +101,16 @@ def conversation(conversation_id: str) -> Any:
     return render_chat(owned_conversation(conversation_id))
 
 
+@bp.get("/interface.css")
+def interface_css() -> Any:
+    """A Gradio program's own ``css=``, as a stylesheet (the CSP allows no inline styles)."""
+    page = services().interface.gradio
+    css = getattr(page, "css", "") or ""
+    if not css:
+        abort(404)
+    return Response(css, mimetype="text/css", headers={"Cache-Control": "no-cache"})
+
+
 def composer_error(message: str, status: int, conversation: Conversation | None, text: str) -> Any:
     """Say what is wrong next to the composer; the user's text stays where it is."""
     if is_htmx():
@@ -96,13 +123,19 @@ def composer_error(message: str, status: int, conversation: Conversation | None,
 def create_turn() -> Any:
     app = services()
     owner = current_owner()
+    if web_files.form_is_truncated():
+        return composer_error("The message arrived incomplete (cut off). Send it again.", 400, None, "")
     # An example button submits its text as "example" (the composer's own text may be empty).
     text = request.form.get("text", "")
     if not text.strip() and request.form.get("example"):
         text = request.form["example"]
+    # An option button (a ChatMessage's options, as in Gradio) sends its value as the message.
+    if request.form.get("option"):
+        text = request.form["option"]
     conversation_id = request.form.get("conversation_id") or None
     conversation = owned_conversation(conversation_id) if conversation_id else None
-    if not text.strip():
+    posted = web_files.posted_files()
+    if not text.strip() and not posted:
         return composer_error("Type a message first.", 422, conversation, text)
     if len(text) > app.settings.max_message_chars:
         return composer_error(
@@ -112,15 +145,33 @@ def create_turn() -> Any:
             conversation,
             text,
         )
+    try:
+        extra = read_inputs(app.interface, request.form)  # Gradio's additional inputs, in order
+    except InputError as error:
+        return composer_error(str(error), 422, conversation, text)
+    try:
+        saved = web_files.save_posted(owner, posted)  # outside the lock: writing files takes a while
+    except UploadError as error:
+        return composer_error(error.message, error.status, conversation, text)
     with app.turn_lock:
         if conversation and app.store.running_turn(conversation.id):
+            web_files.uploads().discard(saved)
             return composer_error(
                 "A reply is still being written. Wait for it, or stop it, then send.", 409, conversation, text
             )
         is_new = conversation is None
         conversation = conversation or app.store.create_conversation(owner)
-        turn, inputs = app.begin_turn(conversation, [ChatMessage(role="user", content=text)])
+        # Gradio's order: one message per file, then the text (a message may be files only).
+        sent = web_files.file_messages(saved)
+        if text.strip():
+            sent.append(ChatMessage(role="user", content=text))
+        try:
+            turn, inputs = app.begin_turn(conversation, sent, extra)
+        except BaseException:  # refused (too many replies at once...): the files were not sent
+            web_files.uploads().discard(saved)
+            raise
         conversation = app.store.get_conversation(owner, conversation.id) or conversation  # now titled
+    web_files.uploads().link(saved, conversation.id)
     if not is_htmx():
         app.hub.wait_final(turn.id, NO_JS_WAIT_SECONDS)
         return redirect(url_for("web.conversation", conversation_id=conversation.id), 303)
@@ -154,7 +205,9 @@ def retry_turn(turn_id: str) -> Any:
         turn = app.store.restart_turn(old)
         inputs = app.store.turn_messages(turn.id, "input")
         history = history_dicts(app.store.history_before(conversation.id, inputs[0].id)) if inputs else []
-        app.runner.start(turn, message_for(inputs, app.interface.multimodal), history)
+        extra = app.store.turn_inputs(old.id)  # the additional inputs' values it had
+        app.store.save_turn_inputs(turn.id, extra)
+        app.runner.start(turn, message_for(inputs, app.interface.multimodal), history, extra)
     if not is_htmx():
         app.hub.wait_final(turn.id, NO_JS_WAIT_SECONDS)
         return redirect(url_for("web.conversation", conversation_id=conversation.id), 303)

@@ -9,7 +9,9 @@ from typing import Any
 from flask import current_app
 
 from webchat.feedback import LikeHandler
-from webchat.hub import Hub
+from webchat.history import HistoryCache
+from webchat.hub import TurnHub
+from webchat.limits import SlidingWindow, Slots, check_turn_limits
 from webchat.messages import ChatMessage
 from webchat.settings import Settings
 from webchat.store import Conversation, Store, StoredMessage, Turn
@@ -25,29 +27,57 @@ class Interface:
     placeholder: str = "Message"
     examples: tuple[str, ...] = ()
     multimodal: bool = False
+    # Shown on the examples instead of their text (Gradio's example_labels).
+    example_labels: tuple[str, ...] = ()
+    # The composer's send and stop buttons; "" hides one (Gradio's submit_btn/stop_btn=False).
+    submit_label: str = "Send"
+    stop_label: str = "Stop"
+    # The page: chat.html, or blocks.html for a gr.Blocks layout.
+    page_template: str = "chat.html"
+    # A Gradio program's extras (additional inputs, css, Blocks layout): webchat.interface.GradioPage.
+    gradio: Any = None
 
 
 @dataclass
 class Services:
     settings: Settings
     store: Store
-    hub: Hub
+    hub: TurnHub
     runner: TurnRunner
     interface: Interface
     # Held while checking that a conversation has no running turn and starting one, so two
     # tabs sending at once cannot start two replies in the same conversation.
     turn_lock: threading.Lock = field(default_factory=threading.Lock)
+    rate: SlidingWindow = field(default_factory=lambda: SlidingWindow(0))
+    sockets: Slots = field(default_factory=lambda: Slots(0))
     # Called with a LikeData when a reply is liked or disliked (Gradio's ``chatbot.like``).
     on_like: LikeHandler | None = None
+    # Chat functions' histories, decoded once per conversation and extended (see webchat.history).
+    histories: HistoryCache | None = None
 
 
     def begin_turn(
         self, conversation: Conversation, inputs: list[ChatMessage], extra: tuple[Any, ...] = ()
     ) -> tuple[Turn, list[StoredMessage]]:
         """Store the user's input as a new turn and start its reply (call with ``turn_lock`` held)."""
-        history = history_dicts(self.store.messages(conversation.id))
+        check_turn_limits(
+            self.rate,
+            conversation.owner,
+            self.store.count_running_turns(conversation.owner),
+            self.settings.max_running_turns,
+        )
         turn = self.store.create_turn(conversation.id, conversation.owner)
         stored = self.store.append(conversation.id, inputs, turn_id=turn.id, kind="input")
+        if extra:
+            self.store.save_turn_inputs(turn.id, extra)
+        if self.histories is None:
+            self.histories = HistoryCache(self.store)
+        histories, before = self.histories, stored[0].id
+
+        def history() -> list[dict[str, Any]]:
+            # Read by the runner, not here: the POST answers at once however long the conversation.
+            return histories.load(conversation.id, before_id=before)
+
         self.runner.start(turn, message_for(stored, self.interface.multimodal), history, extra)
         return turn, stored
 

@@ -4,8 +4,8 @@ Frames are JSON, in htmx 4's ``hx-ws`` format where htmx swaps them:
 
 - ``{"d": text}``: text appended to the reply (app.js adds it to the tail; no HTML involved);
 - ``{"content": html}``: the reply so far, rendered, swapped into the placeholder;
-- ``{"content": html, "target": "#turn-…", "swap": "outerHTML"}``: the final reply, which
-  replaces the placeholder and so drops ``hx-ws:connect``: htmx closes the socket.
+- ``{"content": html, "swap": "outerHTML"}``: the final reply, which replaces the placeholder
+  (the socket's own element) and so drops ``hx-ws:connect``: htmx closes the socket.
 
 Per token the server only compares strings and sends the new suffix: Markdown is rendered at
 most every RENDER_INTERVAL, and only when the new text could change the rendering.
@@ -20,24 +20,63 @@ import time
 from contextlib import suppress
 from typing import Any
 
-from flask import render_template
+from flask import render_template, request
 from simple_websocket import ConnectionClosed
 
 from webchat.hub import Snapshot
 from webchat.store import Turn
 from webchat.web.services import services
-from webchat.web.session import current_owner
+from webchat.web.session import current_owner, same_origin, signed_out
 from webchat.web.views import Block, blocks
 
 RENDER_INTERVAL = 0.25
 WAIT_SECONDS = 5.0
 POLICY_VIOLATION = 1008
+TRY_AGAIN_LATER = 1013
 # Text that Markdown would draw differently from plain text (emphasis, code, lists, links, math...).
 _MARKUP = re.compile(r"[*_`#|\[\]$\\~<>!\n]|\d\.|https?:")
 
 
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 def _frame(data: dict[str, Any]) -> str:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return _encode(data)  # one encoder for all: json.dumps builds a new one per call (7 vs 1 µs)
+
+
+def send_text(ws: Any, data: str) -> None:
+    """Send one text frame. With no extension negotiated (webchat refuses permessage-deflate) the
+    frame is built here and written in one call: per token, wsproto's framing cost more than the
+    system call. Anything unexpected falls back to simple-websocket's own ``send``."""
+    proto = getattr(getattr(getattr(ws, "ws", None), "connection", None), "_proto", None)
+    if getattr(proto, "extensions", None) != [] or not hasattr(ws, "sock"):
+        ws.send(data)
+        return
+    if not ws.connected:
+        raise ConnectionClosed(ws.close_reason, ws.close_message)
+    payload = data.encode()
+    size = len(payload)
+    if size < 126:
+        header = bytes((0x81, size))
+    elif size < 65536:
+        header = bytes((0x81, 126)) + size.to_bytes(2, "big")
+    else:
+        header = bytes((0x81, 127)) + size.to_bytes(8, "big")
+    try:
+        ws.sock.sendall(header + payload)
+    except OSError:
+        ws.connected = False
+        raise ConnectionClosed(ws.close_reason, ws.close_message) from None
+
+
+def page_state() -> tuple[int, int] | None:
+    """What the page already shows of the reply, from the socket URL's ``l`` (layout) and ``n``
+    (characters of the last message's text); None when not given. It spares a render on connect."""
+    try:
+        layout, chars = int(request.args["l"]), int(request.args["n"])
+    except (KeyError, ValueError):
+        return None
+    return (layout, chars) if layout >= 0 and chars >= 0 else None
 
 
 def render_body(snapshot: Snapshot) -> str:
@@ -64,7 +103,7 @@ def render_final(turn: Turn, snapshot: Snapshot | None) -> str:
 class TurnStream:
     """Sends one subscriber everything it has not seen yet, until the reply is final."""
 
-    def __init__(self, ws: Any, turn: Turn) -> None:
+    def __init__(self, ws: Any, turn: Turn, shown: tuple[int, int] | None = None) -> None:
         self.ws = ws
         self.turn = turn
         self.hub = services().hub
@@ -73,6 +112,10 @@ class TurnStream:
         self.sent = 0  # characters of the last message's text the page has
         self.rendered = 0  # of those, how many the last render included
         self.rendered_at = 0.0
+        self.plain = 0  # of those, how many are known to hold no Markdown (not searched again)
+        if shown:  # the page drew this state itself: continue from it instead of re-rendering
+            self.layout, self.sent = shown
+            self.rendered = self.sent
 
     def run(self) -> None:
         while self.ws.connected:
@@ -91,14 +134,18 @@ class TurnStream:
             self.send_render(snapshot, now)
         elif len(text) > self.sent:
             due = now - self.rendered_at >= RENDER_INTERVAL
-            if due and _MARKUP.search(text, self.rendered):
+            # Search only text not searched yet (a few characters back, for "1." or "https:"
+            # across the cut): searching all of it for every token made a long reply quadratic.
+            if due and _MARKUP.search(text, max(self.rendered, self.plain - 8)):
                 self.send_render(snapshot, now)
             else:
-                self.ws.send(_frame({"d": text[self.sent :]}))
+                if due:
+                    self.plain = len(text)
+                send_text(self.ws, _frame({"d": text[self.sent :]}))
                 self.sent = len(text)
 
     def send_render(self, snapshot: Snapshot, now: float) -> None:
-        self.ws.send(_frame({"content": render_body(snapshot)}))
+        send_text(self.ws, _frame({"content": render_body(snapshot)}))
         self.layout = snapshot.layout
         self.sent = self.rendered = len(snapshot.tail_text)
         self.rendered_at = now
@@ -106,7 +153,8 @@ class TurnStream:
     def send_final(self, snapshot: Snapshot | None) -> None:
         turn = services().store.get_turn(self.turn.id) or self.turn
         html = render_final(turn, snapshot)
-        self.ws.send(_frame({"content": html, "target": f"#turn-{turn.id}", "swap": "outerHTML"}))
+        # No "target": htmx then swaps the socket's own element, never another one found by id.
+        send_text(self.ws, _frame({"content": html, "swap": "outerHTML"}))
 
 
 def close(ws: Any, code: int = 1000, message: str | None = None) -> None:
@@ -123,13 +171,25 @@ def close(ws: Any, code: int = 1000, message: str | None = None) -> None:
 
 
 def stream_turn(ws: Any, turn_id: str) -> None:
-    """The socket route: refuses turns that are not this session's, then streams."""
+    """The socket route: refuses foreign pages and turns that are not this session's, then streams."""
+    if not same_origin():
+        close(ws, POLICY_VIOLATION, "origin not allowed")
+        return
+    if signed_out():
+        close(ws, POLICY_VIOLATION, "sign in first")
+        return
     turn = services().store.get_turn(turn_id)
     if turn is None or turn.owner != current_owner():
         close(ws, POLICY_VIOLATION, "unknown turn")
         return
+    slots = services().sockets
+    if not slots.acquire(turn.owner):
+        close(ws, TRY_AGAIN_LATER, "too many open sockets")  # hx-ws retries later, with backoff
+        return
     try:
-        TurnStream(ws, turn).run()
+        TurnStream(ws, turn, page_state()).run()
     except ConnectionClosed:
         return  # the page went away; the runner carries on and stores the reply
+    finally:
+        slots.release(turn.owner)
     close(ws)

@@ -1,0 +1,1 @@
+"""Benchmarks of webchat (see bench/README.md)."""

@@ -1,0 +1,597 @@
+"""Files through the routes (Flask's test client, and a real server for a body over the limit):
+sending files with a message, serving them safely to their owner only, limits and bad input
+answered in the composer, and files a chat function answers with."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import threading
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+import samples
+from conftest import TURN_ID, settings_for
+from werkzeug.serving import make_server
+
+from webchat import media
+from webchat.app import create_app
+from webchat.store.files import FileRecords
+from webchat.web.services import Interface
+
+HX = {"HX-Request": "true"}
+FILE_URL = re.compile(r'(?:src|href)="(/(?:chat/)?files/[^"]+)"')
+
+
+def answer_ok(message: Any, history: list[dict[str, Any]]) -> str:
+    return "ok"
+
+
+@pytest.fixture
+def files_app(tmp_path: Path):
+    def factory(chat_fn=answer_ok, multimodal: bool = True, **changes: Any):
+        app = create_app(
+            settings_for(tmp_path, **changes), chat_fn, interface=Interface(multimodal=multimodal)
+        )
+        app.testing = True
+        return app
+
+    return factory
+
+
+def csrf(client) -> str:
+    client.get("/new")
+    with client.session_transaction() as session:
+        return session["csrf"]
+
+
+def send(client, text: str = "", files=(), conversation_id: str = "", headers=None, **fields):
+    data = {"text": text, "conversation_id": conversation_id, **fields}
+    data["files"] = [(io.BytesIO(content), name) for name, content in files]
+    return client.post(
+        "/turns",
+        data=data,
+        headers={**HX, "X-CSRF-Token": csrf(client), **(headers or {})},
+        content_type="multipart/form-data",
+    )
+
+
+def finished(app, response) -> str:
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200, html
+    turn_id = TURN_ID.search(html).group(1)
+    snapshot = app.extensions["webchat"].hub.wait_final(turn_id, 10)
+    assert snapshot is not None and snapshot.final
+    return turn_id
+
+
+def inputs_of(app, turn_id: str):
+    return [m.message for m in app.extensions["webchat"].store.turn_messages(turn_id, "input")]
+
+
+def files_root(app) -> Path:
+    return app.extensions["webchat.uploads"].root
+
+
+def nothing_stored(app, client) -> bool:
+    no_conversation = app.extensions["webchat"].store.list_conversations(_owner(client)) == []
+    return no_conversation and list(files_root(app).iterdir()) == []
+
+
+def _owner(client) -> str:
+    with client.session_transaction() as session:
+        return "s:" + session["sid"]
+
+
+# Sending
+
+
+def test_files_and_text_are_stored_as_one_message_each_in_gradios_format(files_app):
+    seen = []
+
+    def fn(message, history):
+        seen.append(message)
+        return "ok"
+
+    app = files_app(fn)
+    client = app.test_client()
+    turn_id = finished(app, send(client, "what are these?", [("cat.png", samples.png()), ("a.txt", b"hi")]))
+    image, text_file, text = inputs_of(app, turn_id)
+    assert text.content == "what are these?" and all(m.role == "user" for m in (image, text_file, text))
+    assert image.content["mime_type"] == "image/png" and image.content["orig_name"] == "cat.png"
+    assert image.content["meta"] == {"_type": "gradio.FileData"} and image.content["is_stream"] is False
+    assert image.content["size"] == len(samples.png())
+    assert Path(image.content["path"]).read_bytes() == samples.png()
+    assert Path(image.content["path"]).is_relative_to(files_root(app))
+    assert image.content["url"].startswith("/files/") and image.content["url"].endswith("/cat.png")
+    assert text_file.content["mime_type"] == "text/plain"
+    assert seen == [{"text": "what are these?", "files": [image.content["path"], text_file.content["path"]]}]
+    records = FileRecords(app.extensions["webchat"].store.engine)
+    record = records.get(_owner(client), Path(image.content["path"]).parent.name)
+    assert record.conversation_id is not None and record.origin == "upload"
+
+
+def test_a_message_may_be_only_files(files_app):
+    app = files_app()
+    client = app.test_client()
+    turn_id = finished(app, send(client, "   ", [("song.wav", samples.wav(0.2))]))
+    [only] = inputs_of(app, turn_id)
+    assert only.content["mime_type"] == "audio/wav"
+    assert client.get("/new").status_code == 200  # the untitled conversation lists fine
+
+
+def test_the_page_shows_each_kind_of_file(files_app):
+    app = files_app()
+    client = app.test_client()
+    kinds = [
+        ("cat.png", samples.png()),
+        ("tone.wav", samples.wav(0.2)),
+        ("clip.webm", samples.WEBM_HEAD),
+        ("paper.pdf", samples.PDF),
+        ("logo.svg", samples.SVG_WITH_SCRIPT),
+        ("notes.txt", b"some notes"),
+    ]
+    response = send(client, "", kinds)
+    finished(app, response)
+    page = client.get(response.headers["HX-Push-Url"]).get_data(as_text=True)
+    for html in (response.get_data(as_text=True), page):
+        assert re.search(r'<a class="file-image" href="/files/[^"]+/cat\.png" target="_blank"', html)
+        assert re.search(r'<img src="/files/[^"]+/cat\.png" alt="cat\.png"', html)
+        assert re.search(r'<audio controls preload="metadata" src="/files/[^"]+/tone\.wav">', html)
+        assert re.search(r'<video controls preload="metadata" src="/files/[^"]+/clip\.webm">', html)
+        assert re.search(r'href="/files/[^"]+/paper\.pdf" target="_blank"', html)  # opens in the browser
+        assert re.search(r'href="/files/[^"]+/logo\.svg" download>', html)  # never drawn on our origin
+        assert re.search(
+            r'href="/files/[^"]+/notes\.txt" download><span class="file-name">notes.txt</span>', html
+        )
+        assert '<img src="/files/' in html and 'logo.svg" alt' not in html
+        assert '<span class="size">10 bytes</span>' in html
+
+
+def test_the_composer_takes_files_only_when_the_chat_does(files_app):
+    page = files_app(max_files=3, max_file_size=2048).test_client().get("/new").get_data(as_text=True)
+    assert 'enctype="multipart/form-data"' in page and 'data-max-files="3"' in page
+    assert 'data-max-file-size="2048"' in page and 'type="file" name="files"' in page
+    assert "files.js" in page and 'data-too-large="This message is too large' in page
+    text_only = files_app(multimodal=False).test_client().get("/new").get_data(as_text=True)
+    composer = re.search(r'<form id="composer".*?</form>', text_only, re.S).group(0)
+    assert 'type="file"' not in composer and "multipart" not in composer
+    assert 'accept="image/*,application/pdf"' in files_app(
+        allowed_file_types="image, .pdf"
+    ).test_client().get("/new").get_data(as_text=True)
+
+
+def test_a_text_only_chat_refuses_files_with_words(files_app):
+    app = files_app(multimodal=False)
+    client = app.test_client()
+    response = send(client, "hi", [("cat.png", samples.png())])
+    assert response.status_code == 415
+    assert response.headers["HX-Retarget"] == "#composer-status"
+    assert "This chat takes text only" in response.get_data(as_text=True)
+    assert nothing_stored(app, client)
+
+
+# Serving
+
+
+def upload(app, client, name: str, data: bytes) -> str:
+    response = send(client, "", [(name, data)])
+    finished(app, response)
+    return FILE_URL.search(response.get_data(as_text=True)).group(1)
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "mime", "inline"),
+    [
+        ("cat.png", samples.png(), "image/png", True),
+        ("photo.jpg", samples.image("JPEG"), "image/jpeg", True),
+        ("tone.wav", samples.wav(0.2), "audio/wav", True),
+        ("clip.mp4", samples.MP4_HEAD, "video/mp4", True),
+        ("paper.pdf", samples.PDF, "application/pdf", True),
+        ("logo.svg", samples.SVG_WITH_SCRIPT, "image/svg+xml", False),
+        ("page.html", samples.HTML_WITH_SCRIPT, "text/html", False),
+        ("cat.png", samples.HTML_WITH_SCRIPT, "text/html", False),  # the extension lies
+        ("notes.txt", b"plain", "text/plain", False),
+        ("blob.bin", bytes(range(256)), "application/octet-stream", False),
+    ],
+)
+def test_files_are_served_with_their_sniffed_type_and_inline_only_when_safe(
+    files_app, name, data, mime, inline
+):
+    app = files_app()
+    client = app.test_client()
+    response = client.get(upload(app, client, name, data))
+    assert response.status_code == 200 and response.data == data
+    assert response.mimetype == mime
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    disposition = response.headers["Content-Disposition"]
+    assert disposition.startswith("inline" if inline else "attachment"), disposition
+    assert f"filename={name}" in disposition
+    assert response.headers["Cache-Control"] == "private, max-age=86400"
+    assert response.headers["Cross-Origin-Resource-Policy"] == "same-origin"
+    csp = response.headers["Content-Security-Policy"]
+    assert "default-src 'none'" in csp and "script-src" not in csp
+    if mime != "application/pdf":
+        assert "sandbox" in csp
+
+
+def test_range_requests_let_audio_and_video_seek(files_app):
+    app = files_app()
+    client = app.test_client()
+    data = samples.wav(0.5)
+    url = upload(app, client, "tone.wav", data)
+    part = client.get(url, headers={"Range": "bytes=100-199"})
+    assert part.status_code == 206 and part.data == data[100:200]
+    assert part.headers["Content-Range"] == f"bytes 100-199/{len(data)}"
+    assert part.headers["Accept-Ranges"] == "bytes"
+    tail = client.get(url, headers={"Range": "bytes=-10"})
+    assert tail.status_code == 206 and tail.data == data[-10:]
+    assert client.get(url, headers={"Range": f"bytes={len(data) + 5}-"}).status_code == 416
+    etag = client.get(url).headers["ETag"]
+    assert client.get(url, headers={"If-None-Match": etag}).status_code == 304
+    assert client.head(url).headers["Content-Length"] == str(len(data))
+
+
+def test_another_session_gets_404_not_403(files_app):
+    app = files_app()
+    owner = app.test_client()
+    url = upload(app, owner, "cat.png", samples.png())
+    stranger = app.test_client()
+    theirs = stranger.get(url)
+    missing = stranger.get(re.sub(r"/files/[^/]+/", "/files/AAAAAAAAAAAAAAAAAAAAAA/", url))
+    assert theirs.status_code == missing.status_code == 404
+    assert theirs.get_data(as_text=True) == missing.get_data(as_text=True)
+    assert samples.png() not in theirs.data
+    assert owner.get(url).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/files/..%2F..%2Fsecret_key/x",
+        "/files/%2e%2e/secret_key",
+        "/files/x/y",
+        "/files/" + "A" * 40 + "/x.png",
+        "/files/AAAAAAAAAAAAAAAAAAAAAA/",
+    ],
+)
+def test_bad_file_urls_are_404(files_app, path):
+    app = files_app()
+    (app.extensions["webchat"].settings.data_dir / "secret_key").write_text("s3cret")
+    response = app.test_client().get(path)
+    assert response.status_code == 404 and b"s3cret" not in response.data
+
+
+def test_the_name_in_the_url_does_not_choose_the_file(files_app):
+    app = files_app()
+    client = app.test_client()
+    url = upload(app, client, "cat.png", samples.png())
+    renamed = client.get(url.rsplit("/", 1)[0] + "/other.html")
+    assert renamed.status_code == 200 and renamed.mimetype == "image/png" and renamed.data == samples.png()
+
+
+# Limits and bad input, answered in the composer
+
+
+def refused(response, status: int, words: str) -> None:
+    html = response.get_data(as_text=True)
+    assert response.status_code == status, html
+    assert response.headers["HX-Retarget"] == "#composer-status"
+    assert 'class="composer-error"' in html and words in html, html
+
+
+def test_an_oversized_file_is_refused_in_the_composer(files_app):
+    app = files_app(max_file_size=1000)
+    client = app.test_client()
+    refused(send(client, "keep me", [("big.bin", b"x" * 1001)]), 413, "big.bin is larger than 1000 bytes")
+    assert nothing_stored(app, client)
+
+
+def test_too_many_files_are_refused(files_app):
+    app = files_app(max_files=2)
+    client = app.test_client()
+    three = [(f"{i}.txt", b"x") for i in range(3)]
+    refused(send(client, "hi", three), 413, "You attached 3 files; at most 2 can go in one message")
+    assert nothing_stored(app, client)
+
+
+def test_an_empty_file_is_refused(files_app):
+    app = files_app()
+    client = app.test_client()
+    refused(send(client, "hi", [("empty.txt", b"")]), 422, "empty.txt is empty (0 bytes)")
+    assert nothing_stored(app, client)
+
+
+def test_a_type_not_allowed_is_refused(files_app):
+    app = files_app(allowed_file_types="image")
+    client = app.test_client()
+    refused(
+        send(client, "", [("cat.png", samples.HTML_WITH_SCRIPT)]), 415, "cat.png is an HTML page (text/html)"
+    )
+    refused(send(client, "", [("logo.svg", samples.SVG_WITH_SCRIPT)]), 415, "an SVG drawing")
+    assert nothing_stored(app, client)
+
+
+def test_the_session_total_is_refused_and_earlier_messages_stay(files_app):
+    app = files_app(max_session_files_size=3000)
+    client = app.test_client()
+    first = send(client, "first", [("a.bin", b"a" * 2000)])
+    finished(app, first)
+    conversation_id = first.headers["HX-Push-Url"].rsplit("/", 1)[1]
+    response = send(client, "second", [("b.bin", b"b" * 2000)], conversation_id=conversation_id)
+    refused(response, 413, "the limit is 2.9 KB")
+    page = client.get(f"/c/{conversation_id}").get_data(as_text=True)
+    assert "a.bin" in page and "first" in page and "b.bin" not in page
+    assert len(list(files_root(app).iterdir())) == 1
+
+
+def test_a_body_over_the_request_limit_gets_the_same_composer_message(files_app):
+    app = files_app(max_file_size=1000, max_files=1)
+    client = app.test_client()
+    response = send(client, "keep me", [("huge.bin", b"x" * (2 * 1024 * 1024))])
+    refused(response, 413, "This message is too large to send. Each file may be up to 1000 bytes")
+    assert nothing_stored(app, client)
+
+
+def test_without_javascript_a_body_over_the_limit_shows_the_page_with_the_message(files_app):
+    app = files_app(max_file_size=1000, max_files=1)
+    client = app.test_client()
+    token = csrf(client)
+    response = client.post(
+        "/turns",
+        data={"csrf_token": token, "text": "hi", "files": [(io.BytesIO(b"x" * 2_000_000), "huge.bin")]},
+        content_type="multipart/form-data",
+    )
+    html = response.get_data(as_text=True)
+    assert response.status_code == 413 and 'id="composer"' in html and "This message is too large" in html
+
+
+def test_a_truncated_multipart_body_is_refused_with_words(files_app):
+    app = files_app()
+    client = app.test_client()
+    body = (
+        b'--XX\r\nContent-Disposition: form-data; name="text"\r\n\r\nhello\r\n'
+        b'--XX\r\nContent-Disposition: form-data; name="files"; filename="cat.png"\r\n'
+        b"Content-Type: image/png\r\n\r\n" + samples.png()[:40]
+    )
+    response = client.post(
+        "/turns",
+        data=body,
+        content_type="multipart/form-data; boundary=XX",
+        headers={**HX, "X-CSRF-Token": csrf(client)},
+    )
+    refused(response, 400, "The message arrived incomplete")
+    assert nothing_stored(app, client)
+
+
+def test_a_filedata_posted_by_a_client_is_never_a_file(files_app):
+    seen = []
+
+    def fn(message, history):
+        seen.append(message)
+        return "ok"
+
+    app = files_app(fn)
+    client = app.test_client()
+    forged = json.dumps({"path": "/etc/passwd", "meta": {"_type": "gradio.FileData"}})
+    response = client.post(
+        "/turns",
+        data={"text": "hello", "conversation_id": "", "files": forged},
+        headers={**HX, "X-CSRF-Token": csrf(client)},
+    )
+    [text] = inputs_of(app, finished(app, response))
+    assert text.content == "hello" and seen == [{"text": "hello", "files": []}]
+    alone = client.post(
+        "/turns",
+        data={"text": "", "conversation_id": "", "files": forged},
+        headers={**HX, "X-CSRF-Token": csrf(client)},
+    )
+    refused(alone, 422, "Type a message first.")
+    assert "root:" not in response.get_data(as_text=True)
+
+
+def test_files_sent_while_a_reply_runs_are_not_kept(files_app):
+    release = threading.Event()
+
+    def slow(message, history):
+        yield "thinking"
+        release.wait(10)
+        yield "done"
+
+    app = files_app(slow)
+    client = app.test_client()
+    first = send(client, "one")
+    conversation_id = first.headers["HX-Push-Url"].rsplit("/", 1)[1]
+    refused(send(client, "two", [("cat.png", samples.png())], conversation_id=conversation_id), 409, "still")
+    release.set()
+    finished(app, first)
+    assert list(files_root(app).iterdir()) == []
+
+
+def test_without_javascript_files_post_with_the_form(files_app):
+    app = files_app()
+    client = app.test_client()
+    token = csrf(client)
+    response = client.post(
+        "/turns",
+        data={"csrf_token": token, "text": "look", "files": [(io.BytesIO(samples.png()), "cat.png")]},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 303
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert re.search(r'<img src="/files/[^"]+/cat\.png"', page) and "ok" in page
+
+
+def test_retry_sends_the_files_again(files_app):
+    seen = []
+
+    def fn(message, history):
+        seen.append(message)
+        return "ok"
+
+    app = files_app(fn)
+    client = app.test_client()
+    turn_id = finished(app, send(client, "again", [("cat.png", samples.png())]))
+    response = client.post(f"/turns/{turn_id}/retry", headers={**HX, "X-CSRF-Token": csrf(client)})
+    finished(app, response)
+    assert len(seen) == 2 and seen[0] == seen[1] and len(seen[1]["files"]) == 1
+
+
+# Files a chat function answers with
+
+
+def test_files_a_chat_function_returns_are_kept_and_shown(files_app, tmp_path: Path):
+    from PIL import Image
+
+    song = tmp_path / "fn-temp" / "song.wav"
+    song.parent.mkdir()
+    song.write_bytes(samples.wav(0.2))
+    report = tmp_path / "fn-temp" / "report.pdf"
+    report.write_bytes(samples.PDF)
+
+    def fn(message, history):
+        yield "Here you are:"
+        yield ["Here you are:", media.Image(Image.new("RGB", (6, 4), "blue"), alt_text="a blue box")]
+        yield [
+            "Here you are:",
+            media.Image(Image.new("RGB", (6, 4), "blue"), alt_text="a blue box"),
+            (str(song),),
+            {"path": str(report), "orig_name": "Q3 report.pdf"},
+        ]
+
+    app = files_app(fn)
+    client = app.test_client()
+    response = send(client, "make me files")
+    turn_id = finished(app, response)
+    song.unlink()
+    report.unlink()  # the function's temp files are gone: the stored copies remain
+    reply = [m.message for m in app.extensions["webchat"].store.turn_messages(turn_id, "reply")]
+    assert reply[0].content == "Here you are:"
+    assert reply[1].content["component"] == "image" and reply[1].content["value"]["mime_type"] == "image/png"
+    assert reply[2].content["mime_type"] == "audio/wav" and reply[3].content["orig_name"] == "Q3 report.pdf"
+    for message in reply[1:]:
+        file = message.content.get("value", message.content)
+        assert Path(file["path"]).is_relative_to(files_root(app)) and file["url"].startswith("/files/")
+    page = client.get(response.headers["HX-Push-Url"]).get_data(as_text=True)
+    assert re.search(r'<img src="/files/[^"]+/image\.png" alt="a blue box"', page)
+    assert re.search(r'<audio controls preload="metadata" src="/files/[^"]+/song\.wav">', page)
+    assert "Q3 report.pdf" in page
+    for url in FILE_URL.findall(page):
+        assert client.get(url).status_code == 200, url
+    # the image was kept once though the function made a new one for each step
+    assert len(list(files_root(app).iterdir())) == 3
+
+
+def test_a_missing_reply_file_is_an_error_in_the_chat(files_app):
+    app = files_app(lambda message, history: ["Look:", {"path": "/nowhere/missing.png"}])
+    client = app.test_client()
+    response = send(client, "show me")
+    finished(app, response)
+    page = client.get(response.headers["HX-Push-Url"]).get_data(as_text=True)
+    assert "error-bubble" in page and "a file that does not exist (missing.png)" in page
+    assert "/nowhere" not in page
+
+
+def test_file_urls_carry_the_path_prefix(files_app, tmp_path: Path):
+    from PIL import Image
+
+    app = files_app(lambda message, history: media.Image(Image.new("RGB", (3, 3))))
+    client = app.test_client()
+    token = csrf(client)
+    response = client.post(
+        "/turns",
+        data={"text": "hi", "files": [(io.BytesIO(samples.png()), "cat.png")]},
+        headers={**HX, "X-CSRF-Token": token},
+        content_type="multipart/form-data",
+        base_url="http://localhost/chat/",
+    )
+    turn_id = finished(app, response)
+    [upload, _] = inputs_of(app, turn_id)
+    assert upload.content["url"].startswith("/chat/files/")
+    [reply] = [m.message for m in app.extensions["webchat"].store.turn_messages(turn_id, "reply")]
+    assert reply.content["value"]["url"].startswith("/chat/files/")
+    page = client.get(
+        response.headers["HX-Push-Url"].removeprefix("/chat"), base_url="http://localhost/chat/"
+    )
+    urls = FILE_URL.findall(page.get_data(as_text=True))
+    assert len(set(urls)) == 2 and all(u.startswith("/chat/files/") for u in urls)
+
+
+# A real server: a body over the limit is answered, not cut off
+
+
+def test_a_real_server_answers_a_body_over_the_limit_with_the_composer_message(files_app):
+    app = files_app(max_file_size=10_000, max_files=1)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_port}"
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+        page = opener.open(base + "/new").read().decode()
+        token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+        body = (
+            b'--B\r\nContent-Disposition: form-data; name="text"\r\n\r\nhi\r\n'
+            b'--B\r\nContent-Disposition: form-data; name="files"; filename="big.bin"\r\n\r\n'
+            + b"x" * 3_000_000
+            + b"\r\n--B--\r\n"
+        )
+        request = urllib.request.Request(
+            base + "/turns",
+            data=body,
+            headers={"Content-Type": "multipart/form-data; boundary=B", **HX, "X-CSRF-Token": token},
+        )
+        with pytest.raises(urllib.error.HTTPError) as caught:
+            opener.open(request, timeout=30)
+        assert caught.value.code == 413 and caught.value.headers["HX-Retarget"] == "#composer-status"
+        assert "This message is too large to send" in caught.value.read().decode()
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_hostile_names_are_stored_and_shown_clean(files_app):
+    app = files_app()
+    client = app.test_client()
+    names = ["../../../etc/passwd", "invoice\u202egnp.exe", "bell\x07.txt", "x" * 300 + ".txt"]
+    response = send(client, "", [(name, b"data") for name in names])
+    turn_id = finished(app, response)
+    stored = [m.content for m in inputs_of(app, turn_id)]
+    assert [f["orig_name"] for f in stored[:3]] == ["passwd", "invoicegnp.exe", "bell.txt"]
+    assert len(stored[3]["orig_name"].encode()) <= 200 and stored[3]["orig_name"].endswith(".txt")
+    for file in stored:
+        assert Path(file["path"]).parent.parent == files_root(app)
+        assert client.get(file["url"]).data == b"data"
+    html = response.get_data(as_text=True)
+    assert "\u202e" not in html and "\x07" not in html and "../" not in html
+
+
+def test_the_api_resolver_gives_back_only_the_owners_stored_file(files_app):
+    from webchat.uploads import UploadError
+    from webchat.web.files import resolve_filedata
+
+    app = files_app()
+    client = app.test_client()
+    turn_id = finished(app, send(client, "", [("cat.png", samples.png())]))
+    [sent] = inputs_of(app, turn_id)
+    with app.test_request_context(base_url="http://localhost/chat/"):
+        file = resolve_filedata(_owner(client), {"url": sent.content["url"], "path": "/etc/passwd"})
+        assert file["path"] == sent.content["path"] and file["url"].startswith("/chat/files/")
+        for owner, value in ((_owner(client), {"path": "/etc/passwd"}), ("s:someone-else", sent.content)):
+            with pytest.raises(UploadError) as caught:
+                resolve_filedata(owner, value)
+            assert caught.value.status == 404
+
+
+def test_files_of_a_message_refused_by_the_rate_limit_are_not_kept(files_app):
+    app = files_app(messages_per_minute=1)
+    client = app.test_client()
+    first = send(client, "one")
+    finished(app, first)
+    conversation_id = first.headers["HX-Push-Url"].rsplit("/", 1)[1]
+    second = send(client, "two", [("cat.png", samples.png())], conversation_id=conversation_id)
+    assert second.status_code == 429
+    assert list(files_root(app).iterdir()) == []

@@ -1,0 +1,905 @@
+"""Gradio programs run under webchat with only the import changed (issue 5).
+
+The three programs of the issue run exactly as written, each driven in Chromium; every way a chat
+function answers is checked in one table; additional inputs arrive in order and typed; the history
+is what Gradio 6 passes; anything outside the supported surface fails while the program builds,
+naming what is not supported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import os
+import re
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import settings_for
+from werkzeug.serving import make_server
+
+import webchat as gr
+from webchat.chat import gradio_history, stream_reply
+from webchat.components import UnsupportedError
+from webchat.interface import GradioFunction, PrefixMiddleware
+
+# The issue's programs, verbatim.
+PROGRAM_1 = """
+from webchat import ChatMessage
+def chat_function(message, history):
+    history.append(ChatMessage(role="user", content=message))
+    history.append(ChatMessage(role="assistant", content="Hello, how can I help you?"))
+    return history
+"""
+
+PROGRAM_2 = """
+import webchat as gr
+def chat_greeter(msg, history):
+    history.append({"role": "assistant", "content": "Hello!"})
+    return history
+with gr.Blocks() as demo:
+    chatbot = gr.Chatbot(type="messages")
+    msg = gr.Textbox()
+    clear = gr.ClearButton([msg, chatbot])
+    msg.submit(chat_greeter, [msg, chatbot], [chatbot])
+demo.launch()
+"""
+
+PROGRAM_3 = """
+import webchat as gr
+from huggingface_hub import InferenceClient
+client = InferenceClient("HuggingFaceH4/zephyr-7b-beta")
+def respond(message, history: list[dict]):
+    messages = history + [{"role": "user", "content": message}]
+    response = {"role": "assistant", "content": ""}
+    for message in client.chat_completion(messages, max_tokens=512, stream=True, temperature=0.7, top_p=0.95):
+        token = message.choices[0].delta.content
+        response['content'] += token
+        yield response
+demo = gr.ChatInterface(respond, type="messages")
+if __name__ == "__main__":
+    demo.launch()
+"""
+
+
+def run_program(source: str, name: str = "program") -> dict[str, Any]:
+    namespace: dict[str, Any] = {"__name__": name}
+    exec(compile(textwrap.dedent(source), f"<{name}>", "exec"), namespace)
+    return namespace
+
+
+def serve(app: Any) -> tuple[Any, str]:
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_port}"
+
+
+def csrf(client: Any) -> str:
+    client.get("/new")
+    with client.session_transaction() as session:
+        return session["csrf"]
+
+
+def send(client: Any, text: str, **fields: Any) -> Any:
+    data = {"text": text, "csrf_token": csrf(client), "conversation_id": "", **fields}
+    return client.post("/turns", data=data, headers={"HX-Request": "true"})
+
+
+def wait_for(predicate: Any, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+# --- Every return and yield form, in one table -------------------------------------------------
+
+HISTORY = [
+    {"role": "user", "content": "earlier", "metadata": {}, "options": []},
+    {"role": "assistant", "content": "reply", "metadata": {}, "options": []},
+]
+
+
+class Picture:
+    """Anything with to_message_content() is media, like gr.Image in a reply."""
+
+    def to_message_content(self) -> dict[str, Any]:
+        return {"component": "image", "value": {"path": "/tmp/cat.png"}}
+
+
+def returns_history_appended_with_messages(message, history):  # Program 1's shape
+    history.append(gr.ChatMessage(role="user", content=message))
+    history.append(gr.ChatMessage(role="assistant", content="Hello, how can I help you?"))
+    return history
+
+
+def returns_history_appended_with_dicts(message, history):  # Program 2's handler
+    history.append({"role": "assistant", "content": "Hello!"})
+    return history
+
+
+def yields_one_dict_mutated(message, history):  # Program 3's shape
+    response = {"role": "assistant", "content": ""}
+    for token in ["Hel", "lo", "!"]:
+        response["content"] += token
+        yield response
+
+
+def yields_thought_then_answer(message, history):
+    thought = gr.ChatMessage(content="", metadata={"title": "Thinking", "status": "pending"})
+    for step in ["look", "look again"]:
+        thought.content = step
+        yield [thought]
+    thought.metadata = {"title": "Thinking", "status": "done", "duration": 0.5}
+    yield [thought, gr.ChatMessage(content="The answer.")]
+
+
+def yields_growing_text(message, history):
+    text = ""
+    for word in ["a", "b", "c"]:
+        text += word
+        yield text
+
+
+async def async_returns(message, history):
+    await asyncio.sleep(0)
+    return "async value"
+
+
+async def async_yields(message, history):
+    for text in ["p", "pq"]:
+        await asyncio.sleep(0)
+        yield text
+
+
+CASES = [
+    ("a string", lambda m, h: "plain", [("assistant", "plain")]),
+    ("a message dict", lambda m, h: {"role": "assistant", "content": "d"}, [("assistant", "d")]),
+    ("a dict without role", lambda m, h: {"content": "no role"}, [("assistant", "no role")]),
+    ("a ChatMessage", lambda m, h: gr.ChatMessage(content="cm"), [("assistant", "cm")]),
+    ("None", lambda m, h: None, []),
+    ("a file dict", lambda m, h: {"path": "/tmp/a.wav"}, [("assistant", "file:/tmp/a.wav")]),
+    ("a file tuple", lambda m, h: ("/tmp/a.png",), [("assistant", "file:/tmp/a.png")]),
+    ("media", lambda m, h: Picture(), [("assistant", "file:/tmp/cat.png")]),
+    (
+        "several bubbles",
+        lambda m, h: ["one", {"role": "assistant", "content": "two"}, gr.ChatMessage("three")],
+        [("assistant", "one"), ("assistant", "two"), ("assistant", "three")],
+    ),
+    (
+        "a Gradio 6 message (content blocks)",
+        lambda m, h: {
+            "role": "assistant",
+            "metadata": None,
+            "content": [{"text": "block", "type": "text"}],
+            "options": None,
+        },
+        [("assistant", "block")],
+    ),
+    (
+        "a Gradio 6 message mixing text and a file",
+        lambda m, h: {"role": "assistant", "content": ["see", {"path": "/tmp/b.png"}]},
+        [("assistant", "see"), ("assistant", "file:/tmp/b.png")],
+    ),
+    (
+        "the history appended with ChatMessages",
+        returns_history_appended_with_messages,
+        [("assistant", "Hello, how can I help you?")],
+    ),
+    ("the history appended with a dict", returns_history_appended_with_dicts, [("assistant", "Hello!")]),
+    ("a generator of growing text", yields_growing_text, [("assistant", "abc")]),
+    ("a generator mutating one dict", yields_one_dict_mutated, [("assistant", "Hello!")]),
+    (
+        "a generator of message lists, thought first",
+        yields_thought_then_answer,
+        [("assistant", "look again", "Thinking"), ("assistant", "The answer.")],
+    ),
+    ("a coroutine", async_returns, [("assistant", "async value")]),
+    ("an async generator", async_yields, [("assistant", "pq")]),
+]
+
+
+def shown(reply: list[gr.ChatMessage]) -> list[tuple[str, ...]]:
+    result = []
+    for m in reply:
+        content = m.content
+        if not isinstance(content, str):
+            value = content.get("value", content)
+            content = "file:" + value["path"]
+        title = m.metadata.get("title")
+        result.append((m.role, content, title) if title else (m.role, content))
+    return result
+
+
+@pytest.mark.parametrize(("fn", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_every_return_and_yield_form(fn, expected):
+    replies = list(stream_reply(GradioFunction(fn), "hi", HISTORY))
+    assert shown(replies[-1]) == expected
+
+
+def test_the_steps_of_a_generator_all_arrive():
+    replies = list(stream_reply(GradioFunction(yields_thought_then_answer), "hi", []))
+    assert [len(r) for r in replies] == [1, 1, 2]
+    assert replies[0][0].metadata["status"] == "pending"
+    assert replies[-1][0].metadata == {"title": "Thinking", "status": "done", "duration": 0.5}
+
+
+def test_a_bad_return_says_what_is_wrong():
+    with pytest.raises(gr.Error, match="chat function returned int"):
+        list(stream_reply(GradioFunction(lambda m, h: 42), "hi", []))
+
+
+# --- What a chat function receives --------------------------------------------------------------
+
+
+def test_history_is_what_gradio_6_passes(make_app, tmp_path):
+    seen: list[Any] = []
+
+    def fn(message, history):
+        seen.append((message, history))
+        if len(seen) == 1:
+            return [
+                gr.ChatMessage(content="hmm", metadata={"title": "Thinking", "status": "done"}),
+                {"role": "assistant", "content": "Hi there", "options": [{"value": "a", "label": "A"}]},
+            ]
+        return "again"
+
+    app = gr.ChatInterface(fn, type="messages").app(settings_for(tmp_path))
+    client = app.test_client()
+    first = send(client, "hello")
+    assert first.status_code == 200
+    wait_for(lambda: not app.extensions["webchat"].store.running_turn(_conversation(app)))
+    send(client, "more", conversation_id=_conversation(app))
+    wait_for(lambda: len(seen) == 2)
+    message, history = seen[1]
+    assert message == "more"
+    assert history == [
+        {"role": "user", "metadata": None, "content": [{"text": "hello", "type": "text"}], "options": None},
+        {
+            "role": "assistant",
+            "metadata": {"title": "Thinking", "status": "done"},
+            "content": [{"text": "hmm", "type": "text"}],
+            "options": None,
+        },
+        {
+            "role": "assistant",
+            "metadata": None,
+            "content": [{"text": "Hi there", "type": "text"}],
+            "options": [{"value": "a", "label": "A"}],
+        },
+    ]
+
+
+def _conversation(app: Any) -> str:
+    store = app.extensions["webchat"].store
+    with store.engine.connect() as db:
+        from sqlalchemy import select
+
+        from webchat.store.schema import conversations
+
+        return db.execute(select(conversations.c.id)).scalars().first()
+
+
+def test_files_sent_with_a_message_are_one_message_files_first():
+    png = {"path": "/srv/a.png", "url": "/files/x/a.png", "size": 3, "orig_name": "a.png"}
+    stored = [
+        {"role": "user", "content": {**png, "mime_type": "image/png"}, "metadata": {}, "options": []},
+        {"role": "user", "content": "What is this?", "metadata": {}, "options": []},
+        {"role": "assistant", "content": "A cat.", "metadata": {}, "options": []},
+        {"role": "user", "content": "And now?", "metadata": {}, "options": []},
+        {"role": "user", "content": "Hello?", "metadata": {}, "options": []},  # after a failed reply
+    ]
+    history = gradio_history(stored)
+    assert [h["role"] for h in history] == ["user", "assistant", "user", "user"]
+    assert [b["type"] for b in history[0]["content"]] == ["file", "text"]
+    assert history[0]["content"][0] == {
+        "file": {**png, "mime_type": "image/png"},
+        "alt_text": None,
+        "type": "file",
+    }
+
+
+def test_multimodal_message_is_text_and_file_paths(tmp_path):
+    seen = []
+    app = gr.ChatInterface(lambda m, h: seen.append(m) or "ok", multimodal=True).app(settings_for(tmp_path))
+    client = app.test_client()
+    response = send(client, "look")
+    assert response.status_code == 200
+    wait_for(lambda: seen)
+    assert seen == [{"text": "look", "files": []}]
+
+
+# --- Additional inputs ----------------------------------------------------------------------------
+
+
+def additional_inputs_app(tmp_path: Path, seen: list[Any]) -> Any:
+    def fn(message, history, system, temperature, count, flag, picks, mode, custom):
+        seen.append((message, system, temperature, count, flag, picks, mode, custom))
+        return "ok"
+
+    return gr.ChatInterface(
+        fn,
+        type="messages",
+        additional_inputs=[
+            gr.Textbox("You are helpful.", label="System prompt"),
+            gr.Slider(0, 2, value=0.7, step=0.1, label="Temperature"),
+            gr.Number(3, precision=0, label="Count"),
+            gr.Checkbox(label="Verbose"),
+            gr.Dropdown(["red", "green", 3], multiselect=True, label="Colours"),
+            gr.Radio(["fast", "slow"], type="index", label="Mode"),
+            gr.Dropdown(["a", "b"], allow_custom_value=True, label="Custom"),
+        ],
+        additional_inputs_accordion="Settings",
+        examples=[["Use the example", "Be brief.", 1.5, None, True]],
+    ).app(settings_for(tmp_path))
+
+
+def test_additional_inputs_arrive_in_order_with_gradios_types(tmp_path):
+    seen: list[Any] = []
+    client = additional_inputs_app(tmp_path, seen).test_client()
+    page = client.get("/").get_data(as_text=True)
+    assert "<summary>Settings</summary>" in page
+    fields = {
+        "input-0": "Be terse.",
+        "input-1": "1.3",
+        "input-2": "4.6",
+        "input-3-present": "1",
+        "input-3": "true",
+        "input-4": ["2", "0"],
+        "input-5": "1",
+        "input-6": "my own",
+    }
+    assert send(client, "hi", **fields).status_code == 200
+    wait_for(lambda: seen)
+    assert seen[0] == ("hi", "Be terse.", 1.3, 5, True, [3, "red"], 1, "my own")
+    assert [type(v) for v in seen[0][2:5]] == [float, int, bool]
+
+
+def test_an_untouched_checkbox_and_whole_numbers_come_as_gradio_sends_them(tmp_path):
+    seen: list[Any] = []
+    client = additional_inputs_app(tmp_path, seen).test_client()
+    fields = {"input-1": "2", "input-2": "", "input-3-present": "1", "input-5": "0", "input-6": "b"}
+    assert send(client, "hi", **fields).status_code == 200
+    wait_for(lambda: seen)
+    assert seen[0] == ("hi", "", 2, None, False, [], 0, "b")
+    assert type(seen[0][2]) is int  # a whole number comes from the browser as JSON's 2, an int
+
+
+def test_a_caller_without_a_form_gets_the_inputs_defaults(tmp_path):
+    """The API for programs calls the chat function with message and history only."""
+    seen: list[Any] = []
+    chat_fn = additional_inputs_app(tmp_path, seen).extensions["webchat"].runner.chat_fn
+    assert shown(list(stream_reply(chat_fn, "hi", []))[-1]) == [("assistant", "ok")]
+    assert seen == [("hi", "You are helpful.", 0.7, 3, False, [], None, "a")]  # a Radio starts unset
+
+
+def test_an_example_sets_its_additional_input_values(tmp_path):
+    seen: list[Any] = []
+    client = additional_inputs_app(tmp_path, seen).test_client()
+    fields = {"example": "Use the example", "input-0": "typed", "input-1": "0.2", "input-5": "0"}
+    assert send(client, "", **fields).status_code == 200
+    wait_for(lambda: seen)
+    assert seen[0][:5] == ("Use the example", "Be brief.", 1.5, None, True)
+
+
+@pytest.mark.parametrize(
+    ("fields", "words"),
+    [
+        ({"input-1": "7"}, "Temperature: 7 is more than the maximum, 2."),
+        ({"input-1": "-0.5"}, "Temperature: -0.5 is less than the minimum, 0."),
+        ({"input-1": "warm"}, "Temperature: 'warm' is not a number."),
+        ({"input-1": "nan"}, "Temperature: 'nan' is not a finite number."),
+        ({"input-2": "1e999"}, "Count: '1e999' is not a finite number."),
+        ({"input-4": ["9"]}, "Colours: that is not one of the choices."),
+        ({"input-4": ["x"]}, "Colours: that is not one of the choices."),
+        ({"input-5": "2"}, "Mode: that is not one of the choices."),
+    ],
+)
+def test_bad_additional_input_values_are_refused_and_nothing_is_stored(tmp_path, fields, words):
+    seen: list[Any] = []
+    app = additional_inputs_app(tmp_path, seen)
+    client = app.test_client()
+    response = send(client, "keep me", **{"input-1": "1", **fields})
+    assert response.status_code == 422
+    assert words in html.unescape(response.get_data(as_text=True))
+    assert _conversation(app) is None  # no conversation, no message: nothing half-done
+    assert seen == []
+
+
+def test_retry_and_edit_reuse_the_values_the_turn_started_with(tmp_path):
+    seen: list[Any] = []
+    app = additional_inputs_app(tmp_path, seen)
+    client = app.test_client()
+    send(client, "hi", **{"input-0": "first", "input-1": "0.4", "input-5": "1"})
+    wait_for(lambda: seen)
+    store = app.extensions["webchat"].store
+    conversation_id = _conversation(app)
+    turn = store.last_turn(conversation_id)
+    wait_for(lambda: store.get_turn(turn.id).status == "done")
+    response = client.post(
+        f"/turns/{turn.id}/retry", data={"csrf_token": csrf(client)}, headers={"HX-Request": "true"}
+    )
+    assert response.status_code == 200
+    wait_for(lambda: len(seen) == 2)
+    assert seen[1] == seen[0]
+    retried = store.last_turn(conversation_id)
+    wait_for(lambda: store.get_turn(retried.id).status == "done")
+    [user] = store.turn_messages(retried.id, "input")
+    response = client.post(
+        f"/messages/{user.id}/edit",
+        data={"csrf_token": csrf(client), "text": "edited"},
+        headers={"HX-Request": "true"},
+    )
+    assert response.status_code == 200
+    wait_for(lambda: len(seen) == 3)
+    assert seen[2] == ("edited", *seen[0][1:])
+
+
+# --- Options, css, examples, buttons --------------------------------------------------------------
+
+
+def test_option_buttons_send_their_value(tmp_path):
+    seen: list[str] = []
+
+    def chat(message, history):
+        seen.append(message)
+        if message == "Yes, that's correct.":
+            return "Great!"
+        return {
+            "role": "assistant",
+            "content": "Is this correct?",
+            "options": [{"value": "Yes, that's correct.", "label": "Yes"}, {"value": "No"}],
+        }
+
+    app = gr.ChatInterface(chat, type="messages").app(settings_for(tmp_path))
+    client = app.test_client()
+    send(client, "Write a function")
+    conversation_id = _conversation(app)
+    store = app.extensions["webchat"].store
+    wait_for(
+        lambda: store.running_turn(conversation_id) is None and len(store.messages(conversation_id)) == 2
+    )
+    page = client.get(f"/c/{conversation_id}").get_data(as_text=True)
+    assert re.search(
+        r'<button type="submit" form="composer" name="option" value="Yes, that&#39;s correct\."'
+        r' class="option">Yes</button>',
+        page,
+    )
+    assert send(client, "", option="Yes, that's correct.", conversation_id=conversation_id).status_code == 200
+    wait_for(lambda: len(seen) == 2)
+    assert seen == ["Write a function", "Yes, that's correct."]
+
+
+def test_css_is_served_as_a_stylesheet_and_labels_show(tmp_path):
+    app = gr.ChatInterface(
+        lambda m, h: "ok",
+        css=".chat { letter-spacing: 1px; }",
+        examples=["Hello there", "What now?"],
+        example_labels=["Greet", "Ask"],
+        submit_btn="Go",
+        stop_btn=False,
+        chatbot=gr.Chatbot(placeholder="**Ask me anything**"),
+        textbox=gr.Textbox(placeholder="Your question"),
+        title="Helper",
+        description="A *helpful* bot",
+        theme="ocean",
+        fill_height=True,
+        save_history=True,
+        editable=True,
+        flagging_mode="manual",
+        concurrency_limit=2,
+    ).app(settings_for(tmp_path))
+    client = app.test_client()
+    page = client.get("/").get_data(as_text=True)
+    assert '<link rel="stylesheet" href="/interface.css">' in page
+    css = client.get("/interface.css")
+    assert css.mimetype == "text/css" and css.get_data(as_text=True) == ".chat { letter-spacing: 1px; }"
+    assert 'value="Hello there" class="example">Greet</button>' in page
+    assert '<button type="submit" class="send">Go</button>' in page
+    assert 'placeholder="Your question"' in page
+    assert "<strong>Ask me anything</strong>" in page
+    assert "<h1>Helper</h1>" in page and "<em>helpful</em>" in page
+
+
+def test_without_css_there_is_no_stylesheet_route(tmp_path):
+    client = gr.ChatInterface(lambda m, h: "ok").app(settings_for(tmp_path)).test_client()
+    assert "interface.css" not in client.get("/").get_data(as_text=True)
+    assert client.get("/interface.css").status_code == 404
+
+
+def test_concurrency_limit_makes_replies_wait_their_turn():
+    running, most = [], []
+    lock = threading.Lock()
+
+    def slow(message, history):
+        with lock:
+            running.append(1)
+            most.append(len(running))
+        time.sleep(0.1)
+        with lock:
+            running.pop()
+        return "done"
+
+    fn = GradioFunction(slow, concurrency_limit=1)
+    threads = [threading.Thread(target=lambda: list(stream_reply(fn, "x", []))) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert max(most) == 1
+
+
+# --- Blocks ---------------------------------------------------------------------------------------
+
+
+def blocks_client(demo: Any, tmp_path: Path) -> tuple[Any, Any]:
+    app = demo.app(settings_for(tmp_path))
+    return app, app.test_client()
+
+
+def replies(app: Any) -> list[tuple[str, Any]]:
+    store = app.extensions["webchat"].store
+    conversation_id = _conversation(app)
+    wait_for(lambda: store.running_turn(conversation_id) is None)
+    return [(m.message.role, m.message.content) for m in store.messages(conversation_id)]
+
+
+def test_program_2_builds_a_chat_page(tmp_path):
+    source = PROGRAM_2.replace("demo.launch()", "")
+    demo = run_program(source)["demo"]
+    app, client = blocks_client(demo, tmp_path)
+    page = client.get("/").get_data(as_text=True)
+    assert 'id="composer-text"' in page and 'id="messages"' in page
+    assert '<a class="gr-button button" href="/new">Clear</a>' in page
+    assert send(client, "hi").status_code == 200
+    assert replies(app) == [("user", "hi"), ("assistant", "Hello!")]
+
+
+def test_a_then_chain_streams_and_state_is_kept(tmp_path):
+    calls: list[Any] = []
+
+    def user(message, history):
+        return "", [*history, {"role": "user", "content": message}]
+
+    def bot(history, count):
+        calls.append(history[-1])
+        history.append({"role": "assistant", "content": ""})
+        for word in ["Hi", " you"]:
+            history[-1]["content"] += word
+            yield history, count + 1
+
+    with gr.Blocks(title="Chain") as demo:
+        gr.Markdown("# Chain")
+        with gr.Row():
+            chatbot = gr.Chatbot(type="messages")
+        count = gr.State(0)
+        msg = gr.Textbox(label="Say")
+        msg.submit(user, [msg, chatbot], [msg, chatbot]).then(bot, [chatbot, count], [chatbot, count])
+
+    app, client = blocks_client(demo, tmp_path)
+    page = client.get("/").get_data(as_text=True)
+    assert "<h1>Chain</h1>" in page and '<div class="gr-row">' in page
+    send(client, "one")
+    assert replies(app)[-1] == ("assistant", "Hi you")
+    send(client, "two", conversation_id=_conversation(app))
+    assert replies(app)[-1] == ("assistant", "Hi you")
+    # the bot got the user's message as Gradio 6 passes it (content blocks), and State counted on
+    assert calls[0] == {
+        "role": "user",
+        "metadata": None,
+        "content": [{"text": "one", "type": "text"}],
+        "options": None,
+    }
+    chat = app.extensions["webchat"].runner.chat_fn
+    assert list(chat.states.values()) == [{count.id: 2}]
+
+
+def test_a_button_click_sends_with_the_inputs_of_the_layout(tmp_path):
+    seen: list[Any] = []
+
+    def answer(message, history, tone, shout):
+        seen.append((message, tone, shout))
+        return [*history, {"role": "assistant", "content": f"{tone}: {message}"}]
+
+    with gr.Blocks() as demo:
+        chatbot = gr.Chatbot()
+        with gr.Column():
+            tone = gr.Dropdown(["calm", "loud"], label="Tone")
+            shout = gr.Checkbox(label="Shout")
+        msg = gr.Textbox()
+        button = gr.Button("Send it", variant="primary")
+        button.click(answer, [msg, chatbot, tone, shout], chatbot)
+
+    app, client = blocks_client(demo, tmp_path)
+    page = client.get("/").get_data(as_text=True)
+    assert f'name="trigger" value="click:{button.id}"' in page
+    response = send(client, "hi")  # Enter: this layout has no .submit()
+    assert response.status_code == 422 and "Enter does not send here" in response.get_data(as_text=True)
+    fields = {
+        "trigger": f"click:{button.id}",
+        tone.name: "1",
+        f"{shout.name}-present": "1",
+        shout.name: "true",
+    }
+    assert send(client, "hi", **fields).status_code == 200
+    assert replies(app)[-1] == ("assistant", "loud: hi")
+    assert seen == [("hi", "loud", True)]
+    assert send(client, "hi", trigger="click:999999").status_code == 422
+
+
+def test_like_handlers_get_gradios_like_data(tmp_path):
+    liked: list[Any] = []
+
+    def vote(data: gr.LikeData):
+        liked.append((data.index, data.value, data.liked))
+
+    with gr.Blocks() as demo:
+        chatbot = gr.Chatbot()
+        msg = gr.Textbox()
+        msg.submit(lambda m, h: [*h, {"role": "assistant", "content": "liked?"}], [msg, chatbot], chatbot)
+        chatbot.like(vote, None, None)
+
+    app, client = blocks_client(demo, tmp_path)
+    send(client, "hi")
+    replies(app)
+    store = app.extensions["webchat"].store
+    reply = store.messages(_conversation(app))[-1]
+    response = client.post(
+        f"/messages/{reply.id}/feedback",
+        data={"csrf_token": csrf(client), "value": "dislike"},
+        headers={"HX-Request": "true"},
+    )
+    assert response.status_code == 200
+    assert liked == [(1, "liked?", False)]
+
+
+# --- What is not supported fails while the program builds, saying what ------------------------------
+
+
+UNSUPPORTED = [
+    (
+        "gr.Dataframe",
+        "with gr.Blocks():\n    gr.Chatbot()\n    gr.Dataframe()",
+        "gr.Dataframe is not supported",
+    ),
+    ("gr.Image in a layout", "with gr.Blocks():\n    gr.Image('cat.png')", "gr.Image as a component"),
+    ("a change event", "with gr.Blocks():\n    gr.Textbox().change(print)", "gr.Textbox.change() is not"),
+    (
+        "a Markdown output",
+        "with gr.Blocks():\n    c = gr.Chatbot()\n    t = gr.Textbox()\n    m = gr.Markdown()\n"
+        "    t.submit(print, [t, c], [c, m])",
+        "gr.Markdown as an event output is not supported",
+    ),
+    ("no Chatbot", "with gr.Blocks():\n    gr.Textbox().submit(print, None, None)", "exactly one gr.Chatbot"),
+    ("Blocks(js=)", "gr.Blocks(js='alert(1)')", "no inline scripts"),
+    (
+        "cache_examples",
+        "gr.ChatInterface(print, cache_examples=True)",
+        "cache_examples=...) is not supported",
+    ),
+    (
+        "additional_outputs",
+        "gr.ChatInterface(print, additional_outputs=[gr.Textbox()])",
+        "additional_outputs",
+    ),
+    ("a Code input", "gr.ChatInterface(print, additional_inputs=['code'])", "additional input 'code' is not"),
+    (
+        "a ChatInterface inside Blocks",
+        "with gr.Blocks():\n    gr.ChatInterface(print)",
+        "a ChatInterface inside gr.Blocks is not supported",
+    ),
+    ("nested Blocks", "with gr.Blocks():\n    with gr.Blocks():\n        pass", "inside another gr.Blocks"),
+    ("a callable value", "gr.Textbox(value=lambda: 'x')", "value=<function>) is not supported"),
+    (
+        "gr.Chatbot(value=...)",
+        "gr.Chatbot([{'role': 'user', 'content': 'x'}])",
+        "a conversation starts empty",
+    ),
+]
+
+
+@pytest.mark.parametrize(("source", "words"), [u[1:] for u in UNSUPPORTED], ids=[u[0] for u in UNSUPPORTED])
+def test_unsupported_parts_fail_at_build_time_naming_them(source, words):
+    with pytest.raises(UnsupportedError, match=re.escape(words)):
+        run_program("import webchat as gr\n" + source)
+
+
+def test_a_tuples_chatbot_and_share_links_are_refused_clearly(tmp_path):
+    with pytest.raises(ValueError, match="'messages' format only"):
+        gr.ChatInterface(print, type="tuples")
+    with pytest.raises(ValueError, match="'messages' format only"):
+        gr.Chatbot(type="tuples")
+    with pytest.raises(UnsupportedError, match="no tunnels"):
+        gr.ChatInterface(print).launch(share=True)
+    with pytest.raises(UnsupportedError, match="reverse proxy"):
+        gr.ChatInterface(print).launch(ssl_keyfile="key.pem")
+    with pytest.raises(TypeError, match="unexpected keyword arguments: colour"):
+        gr.ChatInterface(print).launch(colour="red")
+
+
+def test_root_path_serves_under_a_prefix(tmp_path):
+    app = gr.ChatInterface(lambda m, h: "ok").app(settings_for(tmp_path))
+    app.wsgi_app = PrefixMiddleware(app.wsgi_app, "/chat/")
+    client = app.test_client()
+    page = client.get("/chat/").get_data(as_text=True)
+    assert 'action="/chat/turns"' in page and 'href="/chat/static/css/app.css"' in page
+
+
+def test_auth_pairs_become_logins():
+    from webchat.interface import _auth_pairs
+
+    assert _auth_pairs(("ann", "pw")) == ("ann:pw",)
+    assert _auth_pairs([("ann", "pw"), ("bob", "x:y")]) == ("ann:pw", "bob:x:y")
+    with pytest.raises(UnsupportedError, match="give \\(user, password\\) pairs"):
+        _auth_pairs(lambda user, password: True)
+    with pytest.raises(ValueError, match="cannot contain ':'"):
+        _auth_pairs(("a:b", "pw"))
+
+
+# --- The three programs in Chromium --------------------------------------------------------------
+
+
+@pytest.fixture
+def watched(page):
+    problems: list[str] = []
+    expected = "the server responded with a status of 4"
+    page.on(
+        "console", lambda m: problems.append(m.text) if m.type == "error" and expected not in m.text else None
+    )
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    yield page
+    assert problems == [], problems
+
+
+def type_and_send(page: Any, text: str) -> None:
+    box = page.locator("#composer-text")
+    box.fill(text)
+    box.press("Enter")
+
+
+@pytest.mark.browser
+def test_program_1_in_chromium(tmp_path, watched):
+    from playwright.sync_api import expect
+
+    chat_function = run_program(PROGRAM_1)["chat_function"]
+    server, url = serve(gr.ChatInterface(chat_function, type="messages").app(settings_for(tmp_path)))
+    try:
+        watched.goto(url)
+        type_and_send(watched, "Hi!")
+        expect(watched.locator(".msg.assistant")).to_have_text("Hello, how can I help you?")
+        type_and_send(watched, "And again")
+        expect(watched.locator(".msg.assistant")).to_have_count(2)
+        expect(watched.locator(".msg.user")).to_have_count(2)  # the returned history is not repeated
+    finally:
+        server.shutdown()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.browser
+def test_program_2_in_chromium(tmp_path, watched):
+    """The program exactly as written, in its own process: demo.launch() serves the page."""
+    from playwright.sync_api import expect
+
+    program = tmp_path / "program2.py"
+    program.write_text(textwrap.dedent(PROGRAM_2))
+    port = free_port()
+    env = {
+        **os.environ,
+        "WEBCHAT_PORT": str(port),
+        "WEBCHAT_DATA_DIR": str(tmp_path / "data"),
+        "WEBCHAT_SECRET_KEY": "test-secret",
+    }
+    proc = subprocess.Popen([sys.executable, str(program)], env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        said = [proc.stderr.readline() for _ in range(1)]
+        while "webchat is running at" not in said[-1]:
+            assert said[-1], f"the program ended: {''.join(said)}"
+            said.append(proc.stderr.readline())
+        threading.Thread(target=proc.stderr.read, daemon=True).start()  # keep the pipe from filling
+        watched.goto(f"http://127.0.0.1:{port}/")
+        type_and_send(watched, "hi")
+        expect(watched.locator(".msg.assistant")).to_have_text("Hello!")
+        type_and_send(watched, "hi again")
+        expect(watched.locator(".msg.assistant")).to_have_count(2)
+        watched.get_by_role("link", name="Clear").click()
+        expect(watched.locator(".msg")).to_have_count(0)
+        expect(watched.locator("#composer-text")).to_have_value("")
+        type_and_send(watched, "after clearing")
+        expect(watched.locator(".msg.assistant")).to_have_text("Hello!")
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.mark.browser
+def test_additional_inputs_in_chromium(tmp_path, watched):
+    from playwright.sync_api import expect
+
+    seen: list[Any] = []
+    server, url = serve(additional_inputs_app(tmp_path, seen))
+    try:
+        watched.goto(url)
+        watched.get_by_text("Settings").click()
+        watched.get_by_label("System prompt").fill("Be kind.")
+        watched.get_by_label("Temperature").fill("1.2")
+        expect(watched.locator("output.gr-value")).to_have_text("1.2")
+        watched.get_by_label("Verbose").check()
+        watched.get_by_label("Colours").select_option(["green", "3"])
+        watched.get_by_label("slow").check()
+        watched.get_by_label("Count").fill("")  # an empty Number is None, as in Gradio
+        type_and_send(watched, "hello")
+        expect(watched.locator(".msg.assistant")).to_have_text("ok")
+        assert seen == [("hello", "Be kind.", 1.2, None, True, ["green", 3], 1, "a")]
+        watched.get_by_label("Temperature").fill("0")
+        type_and_send(watched, "again")
+        expect(watched.locator(".msg.assistant")).to_have_count(2)
+        assert seen[1][2] == 0
+    finally:
+        server.shutdown()
+
+
+class HubLikeClient:
+    """The local llama.cpp server, streaming as the hub's TGI does.
+
+    llama.cpp opens a stream with a chunk that only names the role (``delta.content`` is None) and
+    closes it with an empty one; TGI's chunks all carry text, which the guide's program relies on
+    (``response['content'] += token``). Everything else is the real client and server.
+    """
+
+    def __init__(self, base_url: str) -> None:
+        from huggingface_hub import InferenceClient
+
+        self.client = InferenceClient(base_url=base_url)
+
+    def chat_completion(self, messages: list[dict[str, Any]], **options: Any) -> Any:
+        self.requests = [*getattr(self, "requests", []), messages]
+        stream = self.client.chat_completion(messages, **options)
+        return (c for c in stream if c.choices and c.choices[0].delta.content is not None)
+
+
+@pytest.mark.browser
+@pytest.mark.model
+def test_program_3_in_chromium_with_the_local_model(tmp_path, watched, default_gguf):
+    from playwright.sync_api import expect
+
+    from webchat.backends.local import LlamaServer
+
+    namespace = run_program(PROGRAM_3, "program3")  # not __main__: the test serves it
+    with LlamaServer(default_gguf, parallel=1) as llama:
+        namespace["client"] = HubLikeClient(llama.base_url)
+        server, url = serve(namespace["demo"].app(settings_for(tmp_path)))
+        try:
+            watched.goto(url)
+            type_and_send(watched, "Name a colour.")
+            reply = watched.locator(".reply").last
+            expect(reply).not_to_have_class(re.compile("streaming"), timeout=60_000)
+            first = reply.locator(".msg.assistant").inner_text()
+            assert first.strip()
+            type_and_send(watched, "And another one?")
+            reply = watched.locator(".reply").nth(1)
+            expect(reply).not_to_have_class(re.compile("streaming"), timeout=60_000)
+            expect(reply.locator(".error-bubble")).to_have_count(0)
+            assert reply.locator(".msg.assistant").inner_text().strip()
+        finally:
+            server.shutdown()
+    second_request = namespace["client"].requests[1]
+    # the history went to the model as Gradio 6 passes it, then the new message
+    assert second_request[0] == {
+        "role": "user",
+        "metadata": None,
+        "content": [{"text": "Name a colour.", "type": "text"}],
+        "options": None,
+    }
+    assert second_request[-1] == {"role": "user", "content": "And another one?"}

@@ -1,0 +1,150 @@
+"""Attacker: a client that floods the server. Every limit has a setting and a default; over a
+limit the user gets a clear message, nothing already stored is lost, and others are unaffected."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+
+from conftest import TURN_ID, csrf_of
+from webclient import WS_URL, PageClient
+from websockets.exceptions import ConnectionClosed
+
+from webchat.settings import Settings
+
+HX = {"HX-Request": "true"}
+
+
+def test_limits_have_defaults():
+    # Defends against a limit being silently off in a default install.
+    settings = Settings()
+    assert settings.max_message_chars > 0 and settings.messages_per_minute > 0
+    assert settings.max_running_turns > 0 and settings.max_socket_message > 0
+    assert settings.max_sockets_per_owner > 0
+
+
+def test_messages_per_minute(make_app):
+    # Defends against one session flooding the model server.
+    app = make_app(lambda message, history: "ok", messages_per_minute=3)
+    client = app.test_client()
+    token = csrf_of(client)
+    codes = [
+        client.post("/turns", data={"text": f"m{i}"}, headers={**HX, "X-CSRF-Token": token}).status_code
+        for i in range(4)
+    ]
+    assert codes[:3] == [200, 200, 200]
+    assert codes[3] == 429
+    response = client.post("/turns", data={"text": "again"}, headers={**HX, "X-CSRF-Token": token})
+    assert response.status_code == 429 and int(response.headers["Retry-After"]) >= 1
+    assert response.headers["HX-Retarget"] == "#composer-status"  # said next to the composer
+    assert "faster than 3 a minute" in response.get_data(as_text=True)
+    other = app.test_client()  # another session is not affected
+    assert (
+        other.post("/turns", data={"text": "hi"}, headers={**HX, "X-CSRF-Token": csrf_of(other)}).status_code
+        == 200
+    )
+
+
+def test_replies_running_at_once(make_app):
+    # Defends against one session occupying every model slot with parallel conversations.
+    release = threading.Event()
+
+    def slow(message, history):
+        yield "working"
+        release.wait(10)
+
+    app = make_app(slow, max_running_turns=2)
+    client = app.test_client()
+    token = csrf_of(client)
+    try:
+        codes = [
+            client.post("/turns", data={"text": "x"}, headers={**HX, "X-CSRF-Token": token}).status_code
+            for _ in range(3)
+        ]
+        assert codes == [200, 200, 429]
+    finally:
+        release.set()
+
+
+def test_request_body_size(make_app):
+    # Defends against memory exhaustion by huge form posts.
+    app = make_app()
+    client = app.test_client()
+    token = csrf_of(client)
+    limit = app.config.get("MAX_CONTENT_LENGTH")
+    assert limit, "a request body limit is configured"
+    response = client.post("/turns", data={"text": "x" * (limit + 1)}, headers={**HX, "X-CSRF-Token": token})
+    assert response.status_code == 413
+    assert "HX-Retarget" in response.headers
+
+
+def test_a_huge_websocket_frame_closes_only_that_socket(live_server):
+    # Defends against a client sending a 100 MB frame to exhaust memory.
+    server = live_server(lambda message, history: "fine")
+    page = PageClient(server.url)
+    reply = page.send("hi")
+    ws_url = WS_URL.search(reply.text).group(1)
+    with page.socket(ws_url) as ws:
+        try:
+            ws.send("x" * (2 * 1024 * 1024))
+            while True:
+                ws.recv(timeout=10)
+        except ConnectionClosed:
+            pass
+        assert ws.close_code in (1009, 1000, 1008)
+    other = PageClient(server.url)
+    second = other.send("still there?")
+    assert second.status == 200
+
+
+def test_many_sockets_from_one_session_are_capped_and_others_still_work(live_server):
+    # Defends against one client opening hundreds of sockets to starve the server.
+    release = threading.Event()
+
+    def slow(message, history):
+        yield "streaming"
+        release.wait(20)
+
+    server = live_server(slow, max_sockets_per_owner=4)
+    page = PageClient(server.url)
+    reply = page.send("hi")
+    ws_url = WS_URL.search(reply.text).group(1)
+    refused = 0
+    with contextlib.ExitStack() as stack:
+        try:
+            sockets = [stack.enter_context(page.socket(ws_url)) for _ in range(40)]
+            time.sleep(0.5)
+            for ws in sockets:
+                try:
+                    ws.recv(timeout=2)
+                except ConnectionClosed:
+                    refused += ws.close_code == 1013
+                except TimeoutError:
+                    pass
+            assert refused == 36
+            other = PageClient(server.url)
+            started = time.monotonic()
+            assert other.get("/").status == 200
+            assert time.monotonic() - started < 2
+        finally:
+            release.set()
+
+
+def test_over_a_limit_nothing_stored_is_lost(make_app):
+    # Defends against a refusal that drops the conversation or the user's earlier messages.
+    app = make_app(lambda message, history: "kept", messages_per_minute=1)
+    client = app.test_client()
+    token = csrf_of(client)
+    first = client.post("/turns", data={"text": "first"}, headers={**HX, "X-CSRF-Token": token})
+    url = first.headers["HX-Push-Url"]
+    app.extensions["webchat"].hub.wait_final(TURN_ID.search(first.get_data(as_text=True)).group(1), 5)
+    conversation_id = url.rsplit("/", 1)[1]
+    refused = client.post(
+        "/turns",
+        data={"text": "second", "conversation_id": conversation_id},
+        headers={**HX, "X-CSRF-Token": token},
+    )
+    assert refused.status_code == 429
+    page = client.get(url).get_data(as_text=True)
+    assert "first" in page and "kept" in page

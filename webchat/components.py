@@ -1,0 +1,543 @@
+"""Gradio's components, as far as webchat's chat pages use them.
+
+Input components (Textbox, Slider, Number, Checkbox, Dropdown, Radio) render as form controls and
+turn the posted form value into the Python value Gradio would pass to a function. The others
+(Markdown, Chatbot, Button, ClearButton, State) and the layouts (Row, Column, Accordion) are for
+the small Blocks subset in :mod:`webchat.blocks`. Display options that make no sense here
+(``scale``, ``container``, ``elem_classes``...) are accepted and ignored; anything that would
+change behaviour and is not supported raises :class:`UnsupportedError` when the program builds.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from webchat.blocks import Dependency
+
+_ids = itertools.count(1)
+
+# Gradio's event listeners that webchat's Blocks subset does not run (Textbox.submit, Button.click,
+# Chatbot.like and .then are supported).
+GRADIO_EVENTS = frozenset(
+    {
+        "change",
+        "input",
+        "blur",
+        "focus",
+        "select",
+        "stop",
+        "upload",
+        "clear",
+        "retry",
+        "undo",
+        "edit",
+        "copy",
+        "option_select",
+        "example_select",
+        "release",
+        "key_up",
+        "double_click",
+        "load",
+    }
+)
+
+
+class UnsupportedError(NotImplementedError):
+    """A Gradio feature that webchat does not have; raised while the program builds, never later."""
+
+
+class InputError(ValueError):
+    """A posted value a component refuses; the text is shown next to the composer."""
+
+
+class Component:
+    """A Gradio component: an id, a value, a label, and its place in a Blocks layout."""
+
+    kind: ClassVar[str] = "component"
+
+    def __init__(
+        self,
+        value: Any = None,
+        *,
+        label: str | None = None,
+        info: str | None = None,
+        visible: bool | str = True,
+        render: bool = True,
+        elem_id: str | None = None,
+        **display: Any,
+    ) -> None:
+        self.id = next(_ids)
+        if callable(value):
+            raise UnsupportedError(
+                f"gr.{type(self).__name__}(value=<function>) is not supported by webchat: "
+                "pass the value itself"
+            )
+        self.value = value
+        self.label = label
+        self.info = info
+        self.visible = visible is True
+        self.elem_id = elem_id
+        self.display = display  # accepted for compatibility, not used
+        self.blocks: Any = None
+        if render:
+            self.render()
+
+    def render(self) -> Component:
+        """Place the component in the Blocks being built (Gradio's ``render()``)."""
+        from webchat.blocks import current_container
+
+        container = current_container()
+        if container is not None and self.blocks is None:
+            container.add(self)
+        return self
+
+    def unrender(self) -> Component:
+        if self.blocks is not None:
+            self.blocks.remove(self)
+        return self
+
+    @property
+    def name(self) -> str:
+        """The form field that carries this component's value."""
+        return f"c{self.id}"
+
+    @property
+    def is_rendered(self) -> bool:
+        return self.blocks is not None
+
+    def __getattr__(self, name: str) -> Any:
+        if name in GRADIO_EVENTS:
+            raise UnsupportedError(
+                f"gr.{type(self).__name__}.{name}() is not supported by webchat's Blocks subset "
+                "(it runs Textbox.submit, Button.click, Chatbot.like and .then)"
+            )
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __repr__(self) -> str:
+        return f"gr.{type(self).__name__}(id={self.id}, label={self.label!r})"
+
+    def _listen(self, event: str, fn: Callable[..., Any] | None, inputs: Any, outputs: Any) -> Dependency:
+        from webchat.blocks import listen
+
+        return listen(self, event, fn, inputs, outputs)
+
+
+class FormComponent(Component):
+    """A component whose value the user sets in the page and posts with the composer form."""
+
+    kind = "input"
+
+    def parse(self, form: Any, name: str) -> Any:
+        """The value Gradio would pass to a function, from the posted form; InputError if invalid."""
+        raise NotImplementedError
+
+    def default(self) -> Any:
+        """What a function gets when nobody touched the control (or for a caller without a form)."""
+        return self.value
+
+    def what(self) -> str:
+        return self.label or type(self).__name__
+
+
+class Textbox(FormComponent):
+    kind = "textbox"
+
+    def __init__(
+        self,
+        value: str | None = "",
+        *,
+        type: str = "text",
+        lines: int = 1,
+        max_lines: int | None = None,
+        placeholder: str | None = None,
+        max_length: int | None = None,
+        submit_btn: str | bool | None = False,
+        stop_btn: str | bool | None = False,
+        autofocus: bool = False,
+        **options: Any,
+    ) -> None:
+        super().__init__(value if callable(value) or value is None else str(value), **options)
+        self.value = self.value or ""
+        self.type = type if type in ("text", "password", "email") else "text"
+        self.lines = max(1, int(lines))
+        self.max_lines = max_lines
+        self.placeholder = placeholder
+        self.max_length = max_length
+        self.submit_btn = submit_btn
+        self.stop_btn = stop_btn
+        self.autofocus = autofocus
+
+    def parse(self, form: Any, name: str) -> str:
+        text = str(form.get(name, ""))
+        if self.max_length is not None and len(text) > self.max_length:
+            raise InputError(f"{self.what()}: at most {self.max_length:,} characters, not {len(text):,}.")
+        return text
+
+    def submit(
+        self, fn: Callable[..., Any] | None, inputs: Any = None, outputs: Any = None, **_options: Any
+    ) -> Dependency:
+        """Run ``fn`` when the user presses Enter (Gradio's ``Textbox.submit``)."""
+        return self._listen("submit", fn, inputs, outputs)
+
+
+class MultimodalTextbox(Textbox):
+    """Gradio's text-and-files box: for ``ChatInterface(multimodal=True, textbox=...)``."""
+
+    kind = "textbox"
+
+    def __init__(
+        self,
+        value: Any = None,
+        *,
+        file_types: list[str] | None = None,
+        file_count: str = "single",
+        sources: list[str] | None = None,
+        **options: Any,
+    ) -> None:
+        text = value.get("text", "") if isinstance(value, Mapping) else value
+        super().__init__(text, **options)
+        self.file_types = file_types
+        self.file_count = file_count
+
+
+def _number(raw: Any, what: str) -> float:
+    text = str(raw).strip()
+    try:
+        number = float(text)
+    except ValueError:
+        raise InputError(f"{what}: {text[:40]!r} is not a number.") from None
+    if not math.isfinite(number):
+        raise InputError(f"{what}: {text[:40]!r} is not a finite number.")
+    return number
+
+
+def _json_number(number: float, precision: int | None) -> float | int:
+    """The number as Gradio passes it: rounded to ``precision`` (int for 0), otherwise as JSON
+    would carry it from the browser (a whole number is an int)."""
+    if precision == 0:
+        return round(number)
+    if precision is not None:
+        return round(number, precision)
+    return int(number) if number.is_integer() else number
+
+
+def _check_range(number: float, minimum: float | None, maximum: float | None, what: str) -> None:
+    if minimum is not None and number < minimum:
+        raise InputError(f"{what}: {number:g} is less than the minimum, {minimum:g}.")
+    if maximum is not None and number > maximum:
+        raise InputError(f"{what}: {number:g} is more than the maximum, {maximum:g}.")
+
+
+class Slider(FormComponent):
+    kind = "slider"
+
+    def __init__(
+        self,
+        minimum: float = 0,
+        maximum: float = 100,
+        value: float | None = None,
+        *,
+        step: float | None = None,
+        precision: int | None = None,
+        randomize: bool = False,
+        **options: Any,
+    ) -> None:
+        if minimum >= maximum:
+            raise ValueError("Slider minimum must be less than maximum.")
+        super().__init__(minimum if value is None else value, **options)
+        self.minimum = minimum
+        self.maximum = maximum
+        self.step = step if step is not None else 10 ** math.floor(math.log10(maximum - minimum) - 2)
+        self.precision = precision
+
+    def parse(self, form: Any, name: str) -> float | int:
+        number = _number(form.get(name, self.value), self.what())
+        _check_range(number, self.minimum, self.maximum, self.what())
+        return _json_number(number, self.precision)
+
+    def default(self) -> float | int:
+        return _json_number(float(self.value), self.precision)
+
+
+class Number(FormComponent):
+    kind = "number"
+
+    def __init__(
+        self,
+        value: float | None = None,
+        *,
+        precision: int | None = None,
+        minimum: float | None = None,
+        maximum: float | None = None,
+        step: float = 1,
+        placeholder: str | None = None,
+        **options: Any,
+    ) -> None:
+        super().__init__(value, **options)
+        self.precision = precision
+        self.minimum = minimum
+        self.maximum = maximum
+        self.step = step
+        self.placeholder = placeholder
+
+    def default(self) -> float | int | None:
+        return None if self.value is None else _json_number(float(self.value), self.precision)
+
+    def parse(self, form: Any, name: str) -> float | int | None:
+        raw = str(form.get(name, "")).strip()
+        if not raw:
+            return None
+        number = _number(raw, self.what())
+        _check_range(number, self.minimum, self.maximum, self.what())
+        return _json_number(number, self.precision)
+
+
+class Checkbox(FormComponent):
+    kind = "checkbox"
+
+    def __init__(self, value: bool = False, **options: Any) -> None:
+        super().__init__(bool(value), **options)
+
+    def parse(self, form: Any, name: str) -> bool:
+        # An unchecked box is not posted; the hidden "present" field tells "unchecked" from "absent".
+        if f"{name}-present" not in form:
+            return bool(self.value)
+        return name in form
+
+
+Choice = tuple[str, Any]
+
+
+def _choices(choices: Sequence[Any] | None) -> list[Choice]:
+    """Gradio's choices: values, or (label, value) pairs."""
+    result: list[Choice] = []
+    for choice in choices or []:
+        if isinstance(choice, tuple | list) and len(choice) == 2:
+            result.append((str(choice[0]), choice[1]))
+        else:
+            result.append((str(choice), choice))
+    return result
+
+
+class _Choices(FormComponent):
+    """Shared by Dropdown and Radio: the form carries the chosen index, so values of any type
+    (numbers too) come back exactly as given."""
+
+    def __init__(self, choices: Sequence[Any] | None, value: Any, type: str, **options: Any) -> None:
+        if type not in ("value", "index"):
+            raise ValueError(f"Invalid value for parameter `type`: {type}. Please choose from: value, index")
+        super().__init__(value, **options)
+        self.choices = _choices(choices)
+        self.type = type
+
+    @property
+    def values(self) -> list[Any]:
+        return [value for _, value in self.choices]
+
+    def default(self) -> Any:
+        if self.type == "value":
+            return self.value
+        if isinstance(self.value, list):
+            return [self.values.index(v) for v in self.value if v in self.values]
+        return self.values.index(self.value) if self.value in self.values else None
+
+    def chosen(self, value: Any) -> bool:
+        if isinstance(self.value, list):
+            return value in self.value
+        return value == self.value
+
+    def _pick(self, raw: str) -> Any:
+        try:
+            index = int(raw)
+        except ValueError:
+            index = -1
+        if not 0 <= index < len(self.choices):
+            raise InputError(f"{self.what()}: that is not one of the choices.")
+        return index if self.type == "index" else self.choices[index][1]
+
+
+class Dropdown(_Choices):
+    kind = "dropdown"
+
+    def __init__(
+        self,
+        choices: Sequence[Any] | None = None,
+        value: Any = ...,
+        *,
+        type: str = "value",
+        multiselect: bool | None = None,
+        allow_custom_value: bool = False,
+        max_choices: int | None = None,
+        **options: Any,
+    ) -> None:
+        first = _choices(choices)
+        if value is ...:
+            value = [] if multiselect else (first[0][1] if first else None)
+        if multiselect and not isinstance(value, list):
+            value = [] if value is None else [value]
+        super().__init__(choices, value, type, **options)
+        self.multiselect = bool(multiselect)
+        self.allow_custom_value = allow_custom_value
+        self.max_choices = max_choices
+
+    def parse(self, form: Any, name: str) -> Any:
+        if self.multiselect:
+            picked = [self._pick(raw) for raw in form.getlist(name)]
+            if self.max_choices is not None and len(picked) > self.max_choices:
+                raise InputError(f"{self.what()}: choose at most {self.max_choices}.")
+            return picked
+        raw = str(form.get(name, ""))
+        if self.allow_custom_value:
+            # A free text field: a choice's label means that choice, anything else is itself.
+            for index, (label, value) in enumerate(self.choices):
+                if raw == label:
+                    return index if self.type == "index" else value
+            return None if self.type == "index" else raw
+        if raw == "":
+            return None
+        return self._pick(raw)
+
+
+class Radio(_Choices):
+    kind = "radio"
+
+    def __init__(
+        self, choices: Sequence[Any] | None = None, value: Any = None, *, type: str = "value", **options: Any
+    ) -> None:
+        super().__init__(choices, value, type, **options)
+
+    def parse(self, form: Any, name: str) -> Any:
+        raw = form.get(name)
+        return None if raw is None else self._pick(str(raw))
+
+
+class State(Component):
+    """A value kept on the server between events; never shown."""
+
+    kind = "state"
+
+    def __init__(self, value: Any = None, *, render: bool = True, **_options: Any) -> None:
+        super().__init__(copy.deepcopy(value), render=render)
+
+    def initial(self) -> Any:
+        return copy.deepcopy(self.value)
+
+
+class Markdown(Component):
+    kind = "markdown"
+
+    def __init__(self, value: str = "", **options: Any) -> None:
+        super().__init__(value if callable(value) else str(value or ""), **options)
+
+
+class Chatbot(Component):
+    """The conversation. ``type="messages"`` is accepted (it is the only format, as in Gradio 6)."""
+
+    kind = "chatbot"
+
+    def __init__(
+        self,
+        value: Any = None,
+        *,
+        type: str | None = "messages",
+        placeholder: str | None = None,
+        examples: list[Any] | None = None,
+        **options: Any,
+    ) -> None:
+        if type not in (None, "messages"):
+            raise ValueError(
+                f"gr.Chatbot(type={type!r}) is not supported: webchat speaks Gradio's 'messages' format only"
+            )
+        if value:
+            raise UnsupportedError(
+                "gr.Chatbot(value=[...]) is not supported by webchat: a conversation starts empty"
+            )
+        super().__init__(None, **options)
+        self.placeholder = placeholder
+        self.examples = examples
+
+    def like(
+        self, fn: Callable[..., Any] | None, inputs: Any = None, outputs: Any = None, **_options: Any
+    ) -> Dependency:
+        """Run ``fn`` with a ``gr.LikeData`` when a reply is liked or disliked."""
+        return self._listen("like", fn, inputs, outputs)
+
+
+class Button(Component):
+    kind = "button"
+
+    def __init__(self, value: str = "Run", *, variant: str = "secondary", **options: Any) -> None:
+        super().__init__(str(value), **options)
+        self.variant = variant
+
+    def click(
+        self, fn: Callable[..., Any] | None, inputs: Any = None, outputs: Any = None, **_options: Any
+    ) -> Dependency:
+        """Run ``fn`` when the button is pressed (it sends the message in the composer)."""
+        return self._listen("click", fn, inputs, outputs)
+
+
+class ClearButton(Button):
+    """Empties the components it was given; with the Chatbot among them, starts a new chat."""
+
+    kind = "clear"
+
+    def __init__(self, components: Any = None, value: str = "Clear", **options: Any) -> None:
+        self.components: list[Component] = []
+        super().__init__(value, **options)
+        self.add(components)
+
+    def add(self, components: Any) -> ClearButton:
+        if components is None:
+            return self
+        items = components if isinstance(components, list | tuple | set) else [components]
+        for item in items:
+            if not isinstance(item, Component):
+                raise UnsupportedError(
+                    f"gr.ClearButton can clear webchat components only, not {type(item).__name__}"
+                )
+            self.components.append(item)
+        return self
+
+    @property
+    def clears_chat(self) -> bool:
+        return any(isinstance(c, Chatbot) for c in self.components)
+
+    def click(self, *args: Any, **kwargs: Any) -> Dependency:
+        raise UnsupportedError("gr.ClearButton.click() is not supported by webchat: it clears, nothing more")
+
+
+# Gradio's string shortcuts for additional inputs, e.g. additional_inputs=["textbox", "slider"].
+SHORTCUTS: dict[str, Callable[[], FormComponent]] = {
+    "textbox": Textbox,
+    "text": Textbox,
+    "slider": Slider,
+    "number": Number,
+    "checkbox": Checkbox,
+    "dropdown": Dropdown,
+    "radio": Radio,
+}
+
+
+def form_component(value: Any) -> FormComponent:
+    """An additional input: a form component, or the name of one."""
+    if isinstance(value, str):
+        make = SHORTCUTS.get(value.lower())
+        if make is None:
+            raise UnsupportedError(
+                f"additional input {value!r} is not supported by webchat; use one of: "
+                + ", ".join(sorted(SHORTCUTS))
+            )
+        return make()
+    if isinstance(value, FormComponent):
+        return value
+    name = type(value).__name__
+    raise UnsupportedError(
+        f"gr.{name} as an additional input is not supported by webchat "
+        "(supported: Textbox, Slider, Number, Checkbox, Dropdown, Radio)"
+    )

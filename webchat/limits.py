@@ -1,0 +1,93 @@
+"""Per-owner limits on how fast and how much a session may ask of the model.
+
+They protect the model server (and other users' replies) from one runaway tab or script. The
+counts live in this process; with several workers each enforces its own share.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import deque
+
+from werkzeug.exceptions import TooManyRequests
+
+
+class SlidingWindow:
+    """At most ``limit`` events per ``seconds`` for each key."""
+
+    def __init__(self, limit: int, seconds: float = 60.0) -> None:
+        self.limit = limit
+        self.seconds = seconds
+        self._events: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def hit(self, key: str) -> float:
+        """Record an event; returns 0, or the seconds to wait when the limit is reached."""
+        if self.limit <= 0:
+            return 0.0
+        now = time.monotonic()
+        with self._lock:
+            events = self._events.setdefault(key, deque())
+            while events and now - events[0] >= self.seconds:
+                events.popleft()
+            if len(events) >= self.limit:
+                return self.seconds - (now - events[0])
+            events.append(now)
+            if len(self._events) > 10_000:  # forget idle keys now and then
+                self._events = {k: v for k, v in self._events.items() if v and now - v[-1] < self.seconds}
+            return 0.0
+
+
+class Slots:
+    """At most ``limit`` things held at once per key (open sockets per owner)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._held: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def acquire(self, key: str) -> bool:
+        with self._lock:
+            held = self._held.get(key, 0)
+            if self.limit > 0 and held >= self.limit:
+                return False
+            self._held[key] = held + 1
+            return True
+
+    def release(self, key: str) -> None:
+        with self._lock:
+            held = self._held.get(key, 0) - 1
+            if held > 0:
+                self._held[key] = held
+            else:
+                self._held.pop(key, None)
+
+
+class TooFast(TooManyRequests):
+    """429 with the wait in words and in ``Retry-After``."""
+
+    def __init__(self, description: str, retry_after: float) -> None:
+        super().__init__(description=description)
+        self.retry_after = max(1, math.ceil(retry_after))
+
+    def get_headers(self, environ=None, scope=None):  # type: ignore[no-untyped-def,override]
+        return [*super().get_headers(environ, scope), ("Retry-After", str(self.retry_after))]
+
+
+def check_turn_limits(window: SlidingWindow, owner: str, running: int, max_running: int) -> None:
+    """Raise TooFast when this owner may not start another reply now."""
+    if max_running > 0 and running >= max_running:
+        raise TooFast(
+            f"{running} replies are still being written in your conversations; wait for one to finish "
+            "or stop it, then send again.",
+            5,
+        )
+    wait = window.hit(owner)
+    if wait:
+        raise TooFast(
+            f"You are sending messages faster than {window.limit} a minute. Wait {math.ceil(wait)} s, "
+            "then send again; your message is still in the box.",
+            wait,
+        )

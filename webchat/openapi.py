@@ -1,0 +1,566 @@
+"""The OpenAPI 3.1 description of the API for programs, served at ``/api/openapi.json``.
+
+It is written to be exact where the server is exact: what the schemas forbid, the server refuses
+with a 400 (the suite checks this with schemathesis). A few rules cannot be put in JSON Schema and
+are stated in the descriptions instead: the last message must be the user's, an image must really
+be an image, and the chat may take text only.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from webchat.completions import MAX_IMAGES, MAX_MESSAGES
+
+JSON = "application/json"
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def _error(description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    response: dict[str, Any] = {"description": description, "content": {JSON: {"schema": _ref("Error")}}}
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before trying again.",
+        "required": True,
+        "schema": {"type": "string", "pattern": "^[0-9]+$"},
+    }
+}
+WWW_AUTHENTICATE = {"WWW-Authenticate": {"required": True, "schema": {"type": "string"}}}
+
+BAD_REQUEST = _error("The request is not valid; the message says what is wrong and `param` where.")
+UNAUTHORIZED = _error("No API token, or one that is not valid (revoked or mistyped).", WWW_AUTHENTICATE)
+NOT_FOUND = _error("Not found (or the API is off: start webchat with --api or with logins).")
+TOO_LARGE = _error("The body, an image or a message is over its limit.")
+RATE_LIMITED = _error(
+    "Too many completions at once for this token, or the model server is rate-limiting.", RETRY_AFTER
+)
+MODEL_FAILED = _error("The model server (or the chat function) failed; the message says how.")
+
+TEXT_PART = {
+    "type": "object",
+    "required": ["type", "text"],
+    "properties": {"type": {"const": "text"}, "text": {"type": "string"}},
+}
+IMAGE_PART = {
+    "type": "object",
+    "required": ["type", "image_url"],
+    "description": "An image as a base64 `data:` URL (PNG, JPEG, GIF or WebP, at most 10 MB); remote "
+    "URLs are not fetched. Only the user's messages carry images, and only when the chat takes files.",
+    "properties": {
+        "type": {"const": "image_url"},
+        "image_url": {
+            "anyOf": [
+                {"type": "string"},
+                {"type": "object", "required": ["url"], "properties": {"url": {"type": "string"}}},
+            ]
+        },
+    },
+}
+
+SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["message", "type"],
+                "properties": {
+                    "message": {"type": "string"},
+                    "type": {"type": "string"},
+                    "param": {"type": ["string", "null"]},
+                    "code": {"type": ["string", "integer", "null"]},
+                },
+            }
+        },
+    },
+    "Model": {
+        "type": "object",
+        "required": ["id", "object", "created", "owned_by"],
+        "properties": {
+            "id": {"type": "string"},
+            "object": {"const": "model"},
+            "created": {"type": "integer"},
+            "owned_by": {"type": "string"},
+        },
+    },
+    "ModelList": {
+        "type": "object",
+        "required": ["object", "data"],
+        "properties": {"object": {"const": "list"}, "data": {"type": "array", "items": _ref("Model")}},
+    },
+    "ChatCompletionMessage": {
+        "type": "object",
+        "required": ["role", "content"],
+        "description": "`developer` is taken as `system`. Content is text or a list of parts; an "
+        "assistant's may be null (a tool call; tools themselves are not supported).",
+        "properties": {
+            "role": {"enum": ["system", "developer", "user", "assistant"]},
+            "content": {
+                "anyOf": [
+                    {"type": "string"},
+                    {"type": "array", "items": {"anyOf": [TEXT_PART, IMAGE_PART]}},
+                    {"type": "null"},
+                ]
+            },
+        },
+    },
+    "ChatCompletionRequest": {
+        "type": "object",
+        "required": ["messages"],
+        "description": "OpenAI's chat-completions request. The last message must be the user's. "
+        "Other OpenAI fields are accepted and ignored; sampling fields apply when a model answers "
+        "(not a Python chat function), and `max_tokens` cannot exceed the server's own limit.",
+        "properties": {
+            "model": {"type": ["string", "null"], "description": "Any name: one model answers here."},
+            "messages": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": MAX_MESSAGES,
+                "items": _ref("ChatCompletionMessage"),
+                "description": f"At most {MAX_IMAGES} images in all.",
+            },
+            "stream": {"type": ["boolean", "null"]},
+            "n": {"enum": [1, None]},
+            "max_tokens": {"type": ["integer", "null"], "minimum": 1},
+            "max_completion_tokens": {"type": ["integer", "null"], "minimum": 1},
+            "temperature": {"type": ["number", "null"], "minimum": 0, "maximum": 2},
+            "top_p": {"type": ["number", "null"], "minimum": 0, "maximum": 1},
+            "tools": {"type": ["array", "null"], "maxItems": 0},
+            "response_format": _nullable(
+                {"type": "object", "required": ["type"], "properties": {"type": {"const": "text"}}}
+            ),
+            "logprobs": {"enum": [False, None]},
+            "stream_options": {"type": ["object", "null"]},
+        },
+    },
+    "ChatCompletion": {
+        "type": "object",
+        "required": ["id", "object", "created", "model", "choices"],
+        "properties": {
+            "id": {"type": "string"},
+            "object": {"const": "chat.completion"},
+            "created": {"type": "integer"},
+            "model": {"type": "string"},
+            "system_fingerprint": {"type": "string"},
+            "choices": {
+                "type": "array",
+                "minItems": 1,
+                "items": {
+                    "type": "object",
+                    "required": ["index", "message", "finish_reason"],
+                    "properties": {
+                        "index": {"type": "integer"},
+                        "message": {
+                            "type": "object",
+                            "required": ["role", "content"],
+                            "properties": {"role": {"const": "assistant"}, "content": {"type": "string"}},
+                        },
+                        "finish_reason": {"enum": ["stop", "length"]},
+                        "logprobs": {"type": "null"},
+                    },
+                },
+            },
+            "usage": {"type": "null", "description": "Token counts are not known here."},
+        },
+    },
+    "ChatCompletionChunk": {
+        "type": "object",
+        "description": "One server-sent event of a streamed completion (`data: {...}`); the stream "
+        "ends with `data: [DONE]`. A failure after the stream began arrives as an `Error` event.",
+        "required": ["id", "object", "created", "model", "choices"],
+        "properties": {
+            "id": {"type": "string"},
+            "object": {"const": "chat.completion.chunk"},
+            "created": {"type": "integer"},
+            "model": {"type": "string"},
+            "choices": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["index", "delta", "finish_reason"],
+                    "properties": {
+                        "index": {"type": "integer"},
+                        "delta": {
+                            "type": "object",
+                            "properties": {"role": {"const": "assistant"}, "content": {"type": "string"}},
+                        },
+                        "finish_reason": {"enum": ["stop", "length", None]},
+                    },
+                },
+            },
+        },
+    },
+    "ChatCompletionEvent": {
+        "type": "object",
+        "required": ["data"],
+        "description": "A server-sent event: `data` is a `ChatCompletionChunk` (or an `Error`) in JSON, "
+        "and the last event's data is `[DONE]`.",
+        "properties": {
+            "data": {
+                "anyOf": [
+                    {"const": "[DONE]"},
+                    {
+                        "type": "string",
+                        "contentMediaType": "application/json",
+                        "contentSchema": {"anyOf": [_ref("ChatCompletionChunk"), _ref("Error")]},
+                    },
+                ]
+            }
+        },
+    },
+    "Metadata": {
+        "type": ["object", "null"],
+        "additionalProperties": False,
+        "description": "Gradio's message metadata (thought blocks).",
+        "properties": {
+            "title": {"type": ["string", "null"]},
+            "status": {"enum": ["pending", "done", None]},
+            "duration": {"type": ["number", "null"]},
+            "id": {},
+            "parent_id": {},
+            "log": {"type": ["string", "null"]},
+        },
+    },
+    "Option": {
+        "type": "object",
+        "required": ["value"],
+        "properties": {"value": {"type": "string"}, "label": {"type": ["string", "null"]}},
+    },
+    "FileData": {
+        "type": "object",
+        "required": ["path"],
+        "description": "A file stored by the server, as Gradio describes one; `url` serves it.",
+        "properties": {
+            "path": {"type": "string"},
+            "url": {"type": ["string", "null"]},
+            "size": {"type": ["integer", "null"]},
+            "orig_name": {"type": ["string", "null"]},
+            "mime_type": {"type": ["string", "null"]},
+            "is_stream": {"type": "boolean"},
+            "meta": {"type": "object"},
+        },
+    },
+    "Message": {
+        "type": "object",
+        "required": ["role", "content", "metadata", "options"],
+        "description": "A message in Gradio's messages format: text, a FileData dict, or a component.",
+        "properties": {
+            "role": {"enum": ["user", "assistant", "system"]},
+            "content": {
+                "anyOf": [
+                    {"type": "string"},
+                    _ref("FileData"),
+                    {"type": "object", "required": ["component", "value"]},
+                ]
+            },
+            "metadata": {"type": "object"},
+            "options": {"type": "array", "items": _ref("Option")},
+        },
+    },
+    "NewMessage": {
+        "type": "object",
+        "required": ["role", "content"],
+        "additionalProperties": False,
+        "description": "A message to store; text only (files cannot be posted through the API).",
+        "properties": {
+            "role": {"enum": ["user", "assistant", "system"]},
+            "content": {"type": "string"},
+            "metadata": _ref("Metadata"),
+            "options": {"type": ["array", "null"], "items": _ref("Option")},
+        },
+    },
+    "NewConversation": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "title": {"type": "string", "maxLength": 200},
+            "messages": {"type": "array", "items": _ref("NewMessage")},
+        },
+    },
+    "ConversationSummary": {
+        "type": "object",
+        "required": ["id", "object", "title", "created_at", "updated_at"],
+        "properties": {
+            "id": {"type": "string"},
+            "object": {"const": "conversation"},
+            "title": {"type": "string"},
+            "created_at": {"type": "number"},
+            "updated_at": {"type": "number"},
+        },
+    },
+    "Conversation": {
+        "allOf": [
+            _ref("ConversationSummary"),
+            {
+                "type": "object",
+                "required": ["messages"],
+                "properties": {"messages": {"type": "array", "items": _ref("Message")}},
+            },
+        ]
+    },
+    "ConversationList": {
+        "type": "object",
+        "required": ["object", "data"],
+        "properties": {
+            "object": {"const": "list"},
+            "data": {"type": "array", "items": _ref("ConversationSummary")},
+        },
+    },
+    "ConversationDeleted": {
+        "type": "object",
+        "required": ["id", "object", "deleted"],
+        "properties": {
+            "id": {"type": "string"},
+            "object": {"const": "conversation.deleted"},
+            "deleted": {"const": True},
+        },
+    },
+}
+
+HELLO = {"role": "user", "content": "Hello!"}
+
+CONVERSATION_ID = {
+    "name": "conversation_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "minLength": 1, "pattern": "^[^/]+$"},
+}
+
+PATHS: dict[str, Any] = {
+    "/v1/models": {
+        "get": {
+            "operationId": "listModels",
+            "summary": "The model that answers here (OpenAI's list of models)",
+            "responses": {
+                "200": {"description": "One model.", "content": {JSON: {"schema": _ref("ModelList")}}},
+                "401": UNAUTHORIZED,
+            },
+        }
+    },
+    "/v1/models/{model_id}": {
+        "get": {
+            "operationId": "getModel",
+            "summary": "One model by its id",
+            "parameters": [
+                {
+                    "name": "model_id",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "minLength": 1},
+                }
+            ],
+            "responses": {
+                "200": {"description": "The model.", "content": {JSON: {"schema": _ref("Model")}}},
+                "401": UNAUTHORIZED,
+                "404": NOT_FOUND,
+            },
+        }
+    },
+    "/v1/chat/completions": {
+        "post": {
+            "operationId": "createChatCompletion",
+            "summary": "A reply from the chat, as OpenAI's chat completions (streamed with SSE or not)",
+            "description": "Stateless: no conversation is stored. The last message is the user's new "
+            "message and the ones before it the history.",
+            "requestBody": {
+                "required": True,
+                "content": {
+                    JSON: {
+                        "schema": _ref("ChatCompletionRequest"),
+                        "examples": {
+                            "whole": {"value": {"model": "webchat", "messages": [HELLO]}},
+                            "streamed": {
+                                "value": {
+                                    "messages": [{"role": "system", "content": "Be brief."}, HELLO],
+                                    "stream": True,
+                                }
+                            },
+                        },
+                    }
+                },
+            },
+            "responses": {
+                "200": {
+                    "description": "The completion; with `stream: true`, server-sent events of "
+                    "`ChatCompletionChunk` ending with `data: [DONE]`.",
+                    "content": {
+                        JSON: {"schema": _ref("ChatCompletion")},
+                        "text/event-stream": {"schema": _ref("ChatCompletionEvent")},
+                    },
+                },
+                "400": BAD_REQUEST,
+                "401": UNAUTHORIZED,
+                "413": TOO_LARGE,
+                "429": RATE_LIMITED,
+                "502": MODEL_FAILED,
+            },
+        }
+    },
+    "/api/conversations": {
+        "get": {
+            "operationId": "listConversations",
+            "summary": "The caller's conversations, newest first",
+            "parameters": [
+                {
+                    "name": "limit",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
+                }
+            ],
+            "responses": {
+                "200": {
+                    "description": "Conversations.",
+                    "content": {JSON: {"schema": _ref("ConversationList")}},
+                },
+                "400": BAD_REQUEST,
+                "401": UNAUTHORIZED,
+            },
+        },
+        "post": {
+            "operationId": "createConversation",
+            "summary": "Store a conversation from messages-format JSON",
+            "requestBody": {
+                "required": True,
+                "content": {
+                    JSON: {
+                        "schema": _ref("NewConversation"),
+                        "example": {
+                            "title": "Greetings",
+                            "messages": [HELLO, {"role": "assistant", "content": "Hi! How can I help?"}],
+                        },
+                    }
+                },
+            },
+            "responses": {
+                "201": {
+                    "description": "The stored conversation.",
+                    "headers": {"Location": {"required": True, "schema": {"type": "string"}}},
+                    "content": {JSON: {"schema": _ref("Conversation")}},
+                    "links": {
+                        "GetConversation": {
+                            "operationId": "getConversation",
+                            "parameters": {"conversation_id": "$response.body#/id"},
+                        },
+                        "DeleteConversation": {
+                            "operationId": "deleteConversation",
+                            "parameters": {"conversation_id": "$response.body#/id"},
+                        },
+                    },
+                },
+                "400": BAD_REQUEST,
+                "401": UNAUTHORIZED,
+                "413": TOO_LARGE,
+            },
+        },
+    },
+    "/api/conversations/{conversation_id}": {
+        "get": {
+            "operationId": "getConversation",
+            "summary": "One conversation with its messages (FileData included)",
+            "parameters": [CONVERSATION_ID],
+            "responses": {
+                "200": {
+                    "description": "The conversation.",
+                    "content": {JSON: {"schema": _ref("Conversation")}},
+                },
+                "401": UNAUTHORIZED,
+                "404": NOT_FOUND,
+            },
+        },
+        "delete": {
+            "operationId": "deleteConversation",
+            "summary": "Delete a conversation (a reply being written is stopped)",
+            "parameters": [CONVERSATION_ID],
+            "responses": {
+                "200": {
+                    "description": "Deleted.",
+                    "content": {JSON: {"schema": _ref("ConversationDeleted")}},
+                },
+                "401": UNAUTHORIZED,
+                "404": NOT_FOUND,
+            },
+        },
+    },
+    "/api/files/{file_id}/{name}": {
+        "get": {
+            "operationId": "getFile",
+            "summary": "Download one of the caller's files",
+            "description": "The file a FileData `url` of `/files/{file_id}/{name}` names, for programs "
+            "(that URL itself serves the signed-in browser). Always sent as an attachment.",
+            "parameters": [
+                {
+                    "name": "file_id",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "minLength": 1},
+                },
+                {
+                    "name": "name",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "minLength": 1},
+                },
+            ],
+            "responses": {
+                "200": {
+                    "description": "The file's bytes, with its sniffed type.",
+                    "headers": {"Content-Disposition": {"required": True, "schema": {"type": "string"}}},
+                    "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+                },
+                "401": UNAUTHORIZED,
+                "404": NOT_FOUND,
+            },
+        }
+    },
+    "/api/openapi.json": {
+        "get": {
+            "operationId": "getOpenApi",
+            "summary": "This description",
+            "security": [],
+            "responses": {
+                "200": {"description": "OpenAPI 3.1.", "content": {JSON: {"schema": {"type": "object"}}}},
+                "404": NOT_FOUND,
+            },
+        }
+    },
+}
+
+SPEC: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "webchat API",
+        "version": "1",
+        "description": "OpenAI-compatible chat completions for whatever chat this server runs, and the "
+        "caller's conversations. Authenticate with an API token created in the page (API tokens): "
+        '`Authorization: Bearer <token>`. Errors are `{"error": {"message", "type", "param", '
+        '"code"}}`.',
+    },
+    "security": [{"bearerAuth": []}],
+    "paths": PATHS,
+    "components": {
+        "schemas": SCHEMAS,
+        "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
+    },
+}
+
+
+def openapi_spec(server_url: str = "/") -> dict[str, Any]:
+    """The description, with the server's URL (the path prefix it is served under, behind a proxy)."""
+    spec = copy.deepcopy(SPEC)
+    spec["servers"] = [{"url": server_url}]
+    return spec

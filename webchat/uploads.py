@@ -1,0 +1,540 @@
+"""Files in and out: saving uploads within limits, sniffing their real type, FileData creation,
+taking in the files a chat function answers with, and deciding how each one may be served.
+
+A file lives at ``<data>/files/<id>/<name>``: the random id (128 bits) keeps files apart and
+unguessable, and the cleaned original name at the end keeps ``Path(path).name`` and its suffix
+meaningful to chat functions, as in Gradio. The type is sniffed from the bytes; the browser's
+claim and the file's extension are never believed. Only the server makes FileData paths: a path
+that comes from a client is at most a hint of which of the owner's files it means.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import mimetypes
+import re
+import secrets
+import shutil
+import tempfile
+import time
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Literal, Protocol
+
+import filetype
+
+from webchat.errors import Error
+from webchat.messages import ChatMessage, FileData, filedata, is_filedata
+from webchat.store.files import FileRecord, FileRecords
+
+log = logging.getLogger("webchat.uploads")
+
+MIB = 1024 * 1024
+HEAD_BYTES = 8192  # what the sniffers look at (filetype reads as much)
+CHUNK = 1024 * 1024
+MAX_NAME_BYTES = 200  # file systems allow 255 bytes a name; leave room
+FILE_ID = re.compile(r"^[A-Za-z0-9_-]{16,32}$")
+URL_ID = re.compile(r"/files/([A-Za-z0-9_-]{16,32})/")
+# Where the media helpers (webchat.Image(...) of a PIL image, Plot, ...) write what they render;
+# files from here are moved into the store rather than copied.
+MEDIA_TEMP_DIR = Path(tempfile.gettempdir()) / "webchat-media"
+
+MediaKind = Literal["image", "audio", "video", "file"]
+
+# Types a browser shows in <img>; none of them can run script.
+RASTER_IMAGES = frozenset(
+    {
+        "image/png",
+        "image/apng",
+        "image/jpeg",
+        "image/gif",
+        "image/webp",
+        "image/avif",
+        "image/bmp",
+        "image/x-icon",
+    }
+)
+# Served inline (opened in the browser); anything else, SVG and HTML included, is a download.
+INLINE_TYPES = RASTER_IMAGES | {"application/pdf"}
+# filetype's names for a few types, and the names browsers and mimetypes use.
+MIME_ALIASES = {
+    "audio/x-wav": "audio/wav",
+    "audio/wave": "audio/wav",
+    "audio/vnd.wave": "audio/wav",
+    "audio/x-flac": "audio/flac",
+    "audio/m4a": "audio/mp4",
+    "audio/x-m4a": "audio/mp4",
+    "image/x-ms-bmp": "image/bmp",
+    "image/vnd.microsoft.icon": "image/x-icon",
+    "image/jpg": "image/jpeg",
+}
+CATEGORIES = {"image", "audio", "video", "text"}
+_MARKUP = (b"<html", b"<!doctype html", b"<script", b"<body", b"<head", b"<iframe", b"<object", b"<embed")
+# What a text file may be called from its extension: types that are plain text, whatever they hold.
+_TEXT_LIKE = re.compile(r"^(text/.*|application/(json|xml|x-yaml|yaml|toml|x-sh|javascript|x-python.*))$")
+
+
+class UploadError(ValueError):
+    """An upload refused; ``message`` says why and what to do (shown next to the composer)."""
+
+    def __init__(self, message: str, status: int = 422) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+class ReplyFileError(Error):
+    """A file a chat function answered with cannot be shown; the text says why (shown in the chat)."""
+
+
+# Names and types
+
+
+def normal_mime(mime: str) -> str:
+    mime = mime.strip().lower()
+    return MIME_ALIASES.get(mime, mime)
+
+
+def sniff(head: bytes, name: str = "") -> str:
+    """The MIME type of a file from its first bytes (``name`` only refines plain text)."""
+    if head:
+        kind = filetype.guess(head)
+        if kind is not None:
+            return normal_mime(kind.mime)
+    if head and _is_text(head):
+        return _text_type(head, name)
+    return "application/octet-stream"
+
+
+def sniff_file(path: Path, name: str = "") -> str:
+    with path.open("rb") as file:
+        return sniff(file.read(HEAD_BYTES), name or path.name)
+
+
+def _is_text(head: bytes) -> bool:
+    if b"\0" in head:
+        return False
+    for cut in range(4):  # the head may end inside a multi-byte character
+        try:
+            head[: len(head) - cut].decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        return True
+    return False
+
+
+def _text_type(head: bytes, name: str) -> str:
+    start = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if b"<svg" in start[:2048] and start.startswith((b"<svg", b"<?xml", b"<!doctype svg", b"<!--")):
+        return "image/svg+xml"
+    if start.startswith(_MARKUP) or any(tag in start[:2048] for tag in _MARKUP):
+        return "text/html"
+    if start.startswith(b"<?xml"):
+        return "application/xml"
+    guessed, _ = mimetypes.guess_type(name or "", strict=False)
+    if guessed and _TEXT_LIKE.match(guessed) and guessed not in ("text/html", "application/xml"):
+        return guessed
+    return "text/plain"
+
+
+def media_kind(mime: str | None) -> MediaKind:
+    """How the page shows a file of this type."""
+    mime = normal_mime(mime or "")
+    if mime in RASTER_IMAGES:
+        return "image"
+    if mime.startswith("audio/"):
+        return "audio"
+    if mime.startswith("video/"):
+        return "video"
+    return "file"
+
+
+def is_inline(mime: str) -> bool:
+    """May the browser open this type itself? Raster images, audio, video and PDF only."""
+    mime = normal_mime(mime)
+    return mime in INLINE_TYPES or mime.startswith(("audio/", "video/"))
+
+
+def safe_filename(name: str | None, fallback: str = "file") -> str:
+    """A name that is safe on disk, in a URL and in a header: the last path segment, without
+    control or formatting characters (NUL, right-to-left override...), leading dots or excess length."""
+    name = unicodedata.normalize("NFC", name or "")
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]  # browsers may send a whole Windows path
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
+    name = " ".join(name.split()).strip(" .")
+    if not name:
+        return fallback
+    if len(name.encode()) > MAX_NAME_BYTES:
+        stem, dot, ext = name.rpartition(".")
+        if not dot or not 0 < len(ext) <= 16 or not stem:
+            stem, ext = name, ""
+        suffix = "." + ext if ext else ""
+        room = MAX_NAME_BYTES - len(suffix.encode())
+        stem = stem.encode()[:room].decode("utf-8", "ignore").rstrip(" .")
+        name = (stem or fallback) + suffix
+    return name
+
+
+def human_size(size: float) -> str:
+    """``1536`` → ``"1.5 KB"`` (binary units, as file managers count)."""
+    if size < 1024:
+        return f"{size:.0f} bytes"
+    for unit in ("KB", "MB", "GB"):
+        size /= 1024
+        if size < 1024 or unit == "GB":
+            break
+    return f"{size:,.1f}".removesuffix(".0") + " " + unit
+
+
+def describe_type(mime: str) -> str:
+    """A type in words: 'an image (image/png)', 'an HTML page (text/html)'."""
+    words = {
+        "text/html": "an HTML page",
+        "image/svg+xml": "an SVG drawing",
+        "application/pdf": "a PDF",
+        "application/octet-stream": "binary data of an unknown kind",
+    }
+    if mime in words:
+        return f"{words[mime]} ({mime})" if mime != "application/octet-stream" else words[mime]
+    article = {"image": "an image", "audio": "audio", "video": "a video", "text": "text"}
+    return f"{article.get(mime.split('/')[0], 'a file')} ({mime})"
+
+
+# Limits
+
+
+@dataclass(frozen=True)
+class UploadLimits:
+    max_file_size: int = 25 * MIB
+    max_files: int = 10
+    max_session_size: int = 512 * MIB
+    # Accepted types: exact ("application/pdf") or a family ("image/*"); empty means any.
+    allowed: tuple[str, ...] = ()
+    # As written in the settings, for the file chooser's ``accept`` and for messages.
+    allowed_text: str = "*"
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> UploadLimits:
+        for name in ("max_file_size", "max_files", "max_session_files_size"):
+            if getattr(settings, name) < 1:
+                raise ValueError(f"{name} must be at least 1, not {getattr(settings, name)}")
+        return cls(
+            max_file_size=settings.max_file_size,
+            max_files=settings.max_files,
+            max_session_size=settings.max_session_files_size,
+            allowed=parse_allowed_types(settings.allowed_file_types),
+            allowed_text=settings.allowed_file_types,
+        )
+
+    @property
+    def request_size(self) -> int:
+        """The most one message may weigh: its files plus room for the text and the form."""
+        return self.max_files * self.max_file_size + MIB
+
+    def allows(self, mime: str) -> bool:
+        if not self.allowed:
+            return True
+        mime = normal_mime(mime)
+        if mime in self.allowed:
+            return True
+        # SVG is a document that can hold script, not a picture: only by name ("image/svg+xml").
+        return mime != "image/svg+xml" and mime.split("/")[0] + "/*" in self.allowed
+
+    @property
+    def accept(self) -> str:
+        """The file chooser's ``accept`` attribute (a hint; the server checks the bytes)."""
+        if not self.allowed:
+            return ""
+        return ",".join(self.allowed)
+
+
+def parse_allowed_types(text: str) -> tuple[str, ...]:
+    """``"image, .pdf, audio/*, text/csv"`` → ``("image/*", "application/pdf", "audio/*", "text/csv")``;
+    ``"*"`` or empty → any type."""
+    result: list[str] = []
+    for raw in text.split(","):
+        item = raw.strip().lower()
+        if not item:
+            continue
+        if item in ("*", "*/*"):
+            return ()
+        if item in CATEGORIES:
+            item = item + "/*"
+        elif item.startswith("."):
+            guessed, _ = mimetypes.guess_type("file" + item, strict=False)
+            if not guessed:
+                raise ValueError(f"allowed_file_types: no known type has the extension {item!r}")
+            item = guessed
+        elif not re.fullmatch(r"[a-z0-9][a-z0-9.+-]*/(\*|[a-z0-9][a-z0-9.+-]*)", item):
+            raise ValueError(
+                f"allowed_file_types: {raw.strip()!r} is not a type; use 'image', 'audio/*', "
+                "'application/pdf' or an extension such as '.csv'"
+            )
+        item = normal_mime(item)
+        if item not in result:
+            result.append(item)
+    return tuple(result)
+
+
+# Storage
+
+
+class UploadedFile(Protocol):
+    """What a posted file offers (Werkzeug's FileStorage)."""
+
+    filename: str | None
+    stream: IO[bytes]
+
+
+UrlFor = Callable[[FileRecord], str]
+
+
+class Uploads:
+    """The files of every owner: saving, looking up, taking in a chat function's files."""
+
+    def __init__(self, data_dir: Path, records: FileRecords, limits: UploadLimits) -> None:
+        self.data_dir = data_dir.resolve()
+        self.root = self.data_dir / "files"
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.records = records
+        self.limits = limits
+
+    def path_of(self, record: FileRecord) -> Path:
+        return self.root / record.id / record.name
+
+    def filedata(self, record: FileRecord, url: str | None = None) -> FileData:
+        return filedata(
+            str(self.path_of(record)),
+            url=url,
+            size=record.size,
+            orig_name=record.name,
+            mime_type=record.mime_type,
+        )
+
+    def get(self, owner: str, file_id: str) -> FileRecord | None:
+        if not FILE_ID.match(file_id):
+            return None
+        record = self.records.get(owner, file_id)
+        if record is None or not self.path_of(record).is_file():
+            return None
+        return record
+
+    # Uploads
+
+    def save(self, owner: str, posted: Sequence[UploadedFile]) -> list[FileRecord]:
+        """Store the files of one message, all or none: a file over a limit refuses the message."""
+        posted = [f for f in posted if f.filename]  # an empty part: no file was chosen
+        limits = self.limits
+        if len(posted) > limits.max_files:
+            raise UploadError(
+                f"You attached {len(posted)} files; at most {limits.max_files} can go in one message. "
+                "Remove some and send again.",
+                413,
+            )
+        saved: list[FileRecord] = []
+        try:
+            for item in posted:
+                saved.append(self._save_one(owner, item))
+            total = self.records.total_size(owner) + sum(r.size for r in saved)
+            if saved and total > limits.max_session_size:
+                raise UploadError(
+                    f"These files would take this session's uploads to {human_size(total)}; the limit "
+                    f"is {human_size(limits.max_session_size)}. Send smaller files, or fewer.",
+                    413,
+                )
+            self.records.add(*saved)
+        except BaseException:
+            self._remove_files(saved)
+            raise
+        return saved
+
+    def _save_one(self, owner: str, item: UploadedFile) -> FileRecord:
+        name = safe_filename(item.filename)
+        limit = self.limits.max_file_size
+        file_id = secrets.token_urlsafe(16)
+        folder = self.root / file_id
+        folder.mkdir()
+        partial = folder / ".partial"
+        size = 0
+        head = b""
+        try:
+            with partial.open("wb") as out:
+                while chunk := item.stream.read(CHUNK):
+                    if len(head) < HEAD_BYTES:
+                        head += chunk[: HEAD_BYTES - len(head)]
+                    size += len(chunk)
+                    if size > limit:
+                        raise UploadError(
+                            f"{name} is larger than {human_size(limit)}, the most one file may be. "
+                            "Send a smaller file.",
+                            413,
+                        )
+                    out.write(chunk)
+            if size == 0:
+                raise UploadError(f"{name} is empty (0 bytes). Attach a file with something in it.", 422)
+            mime = sniff(head, name)
+            if not self.limits.allows(mime):
+                raise UploadError(
+                    f"{name} is {describe_type(mime)}, which this chat does not accept. "
+                    f"Accepted: {self.limits.allowed_text}.",
+                    415,
+                )
+            partial.rename(folder / name)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        return FileRecord(file_id, owner, None, name, mime, size, "upload", time.time())
+
+    def discard(self, records: Iterable[FileRecord]) -> None:
+        """Forget files that were saved for a message that was then refused."""
+        records = list(records)
+        self.records.remove(r.id for r in records)
+        self._remove_files(records)
+
+    def _remove_files(self, records: Iterable[FileRecord]) -> None:
+        for record in records:
+            shutil.rmtree(self.root / record.id, ignore_errors=True)
+
+    def remove_orphans(self, unsent_for: float = 86400.0) -> int:
+        """Delete the files of purged conversations, and uploads never sent with a message."""
+        doomed = self.records.orphans(time.time() - unsent_for)
+        self.discard(doomed)
+        return len(doomed)
+
+    def link(self, records: Iterable[FileRecord], conversation_id: str) -> None:
+        self.records.link((r.id for r in records), conversation_id)
+
+    # Client FileData
+
+    def id_of(self, value: Mapping[str, Any]) -> str | None:
+        """Which stored file a FileData dict names: by the id in its URL, or by its path when the
+        path is inside our files folder. Nothing else about the path is used."""
+        url = value.get("url")
+        if isinstance(url, str) and (found := URL_ID.search(url)):
+            return found.group(1)
+        path = value.get("path")
+        if isinstance(path, str) and path:
+            try:
+                relative = Path(path).resolve().relative_to(self.root)
+            except (ValueError, OSError, RuntimeError):
+                return None
+            if relative.parts and FILE_ID.match(relative.parts[0]):
+                return relative.parts[0]
+        return None
+
+    def resolve(self, owner: str, value: object, url_for: UrlFor | None = None) -> FileData:
+        """A FileData dict from a client (the JSON API), as the owner's own stored file.
+
+        The client's ``path``, ``size``, ``mime_type`` are ignored: the result is rebuilt from our
+        record. A dict that names no file of this owner is refused (a 404 to the client).
+        """
+        if not is_filedata(value) and not (isinstance(value, Mapping) and "url" in value):
+            raise UploadError("a file must be a FileData dict with the 'url' of one of your uploads", 422)
+        file_id = self.id_of(value)  # type: ignore[arg-type]
+        record = self.get(owner, file_id) if file_id else None
+        if record is None:
+            raise UploadError(
+                "That file is not one of your uploads: send the 'url' of a file you uploaded here.", 404
+            )
+        return self.filedata(record, url_for(record) if url_for else None)
+
+    # Files a chat function answers with
+
+    def adopt(self, owner: str, conversation_id: str | None, source: Mapping[str, Any]) -> FileRecord:
+        """Keep a file a chat function answered with, so it outlives the function's temp files."""
+        raw = str(source.get("path") or "")
+        shown = safe_filename(source.get("orig_name") or raw.replace("\\", "/").rsplit("/", 1)[-1])
+        if re.match(r"^[a-z][a-z0-9+.-]*://", raw, re.IGNORECASE):
+            raise ReplyFileError(
+                f"The chat function answered with a link ({shown}); webchat shows only local files. "
+                "Download it in the function and return its path."
+            )
+        try:
+            path = Path(raw).resolve(strict=True)
+        except (OSError, RuntimeError):
+            log.warning("a chat function answered with a missing file: %s", raw)
+            raise ReplyFileError(
+                f"The chat function answered with a file that does not exist ({shown})."
+            ) from None
+        mine = self.id_of({"path": str(path)})
+        if mine:
+            record = self.records.get_any(mine)
+            if record is not None and record.owner == owner:
+                return record
+        elif path.is_relative_to(self.data_dir):
+            log.warning("a chat function answered with webchat's own data file %s", path)
+            raise ReplyFileError(f"The chat function answered with one of webchat's own files ({shown}).")
+        if not path.is_file():
+            raise ReplyFileError(f"The chat function answered with something that is not a file ({shown}).")
+        name = safe_filename(source.get("orig_name") or path.name)
+        file_id = secrets.token_urlsafe(16)
+        folder = self.root / file_id
+        folder.mkdir()
+        try:
+            target = folder / name
+            if path.is_relative_to(MEDIA_TEMP_DIR.resolve()):
+                shutil.move(path, target)  # rendered by a media helper for this reply only
+            else:
+                shutil.copyfile(path, target)
+            size = target.stat().st_size
+            record = FileRecord(
+                file_id, owner, conversation_id, name, sniff_file(target, name), size, "reply", time.time()
+            )
+            self.records.add(record)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        return record
+
+    def reply_files(
+        self, owner: str, conversation_id: str | None, url_for: UrlFor
+    ) -> Callable[[list[ChatMessage]], list[ChatMessage]]:
+        """For one turn: a function that swaps the files in each reply for stored copies.
+
+        A reply that is only text passes through untouched (the per-token path does no I/O); a
+        file is copied the first time it appears, and the copy is reused for later steps. A
+        function that makes a new ``Image(...)`` for every step still gets one copy: a new file
+        with the same name and bytes as one kept earlier in the turn is that one.
+        """
+        kept: dict[str, FileData] = {}
+        by_content: dict[tuple[str, str], FileData] = {}
+
+        def keep(value: Mapping[str, Any]) -> FileData:
+            key = str(value.get("path"))
+            if key not in kept:
+                record = self.adopt(owner, conversation_id, value)
+                content = (record.name, _digest(self.path_of(record)))
+                if content in by_content and by_content[content]["path"] != str(self.path_of(record)):
+                    self.discard([record])
+                else:
+                    by_content[content] = self.filedata(record, url_for(record))
+                kept[key] = by_content[content]
+                kept[kept[key]["path"]] = kept[key]
+            return kept[key]
+
+        def adopt_reply(reply: list[ChatMessage]) -> list[ChatMessage]:
+            if all(isinstance(m.content, str) for m in reply):
+                return reply
+            return [_with_files(m, keep) for m in reply]
+
+        return adopt_reply
+
+
+def _digest(path: Path) -> str:
+    with path.open("rb") as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()
+
+
+def _with_files(message: ChatMessage, keep: Callable[[Mapping[str, Any]], FileData]) -> ChatMessage:
+    content = message.content
+    if isinstance(content, str):
+        return message
+    if "component" in content:
+        value = content["value"]  # type: ignore[typeddict-item]
+        files = [keep(v) for v in value] if isinstance(value, list) else keep(value)
+        return dataclasses.replace(message, content={**content, "value": files})  # type: ignore[arg-type]
+    return dataclasses.replace(message, content=keep(content))  # type: ignore[arg-type]

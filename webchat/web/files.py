@@ -1,0 +1,233 @@
+"""Files over HTTP: serving ``/files/<id>/<name>`` to its owner only, taking the files posted with
+a message, and the helpers the templates use to show files by kind.
+
+A file is served with the type sniffed when it was stored, ``nosniff``, and inline only when the
+browser cannot run anything in it (raster images, audio, video, PDF); the rest, SVG and HTML
+included, downloads. Anybody but the owner gets the same 404 as for an id that does not exist.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import PurePath
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    current_app,
+    has_request_context,
+    jsonify,
+    request,
+    send_file,
+    url_for,
+)
+from werkzeug.datastructures import FileStorage
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from webchat.chat import Reply
+from webchat.messages import ChatMessage, FileData
+from webchat.store import Turn
+from webchat.store.files import FileRecord, FileRecords
+from webchat.uploads import (
+    FILE_ID,
+    MediaKind,
+    UploadError,
+    UploadLimits,
+    Uploads,
+    human_size,
+    is_inline,
+    media_kind,
+)
+from webchat.web.session import current_owner
+
+bp = Blueprint("files", __name__)
+log = logging.getLogger("webchat.files")
+
+EXTENSION = "webchat.uploads"
+# A file is the whole document when opened: it may show itself, and nothing else, ever run.
+FILE_CSP = "default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'; sandbox"
+# Chromium's PDF viewer does not run in a sandboxed document.
+PDF_CSP = "default-src 'none'; object-src 'self'; frame-ancestors 'self'"
+CACHE = "private, max-age=86400"
+
+
+def init_app(app: Flask) -> Uploads:
+    """Set up files for the app built by ``create_app`` (after its Services)."""
+    services = app.extensions["webchat"]
+    limits = UploadLimits.from_settings(services.settings)
+    uploads = Uploads(services.settings.data_dir, FileRecords(services.store.engine), limits)
+    app.extensions[EXTENSION] = uploads
+    removed = uploads.remove_orphans()  # conversations purged since the last start took their files
+    if removed:
+        log.info("removed %d files no conversation uses any more", removed)
+    # Werkzeug refuses a bigger body with 413 before reading it; too_large() words the answer.
+    app.config["MAX_CONTENT_LENGTH"] = max(app.config.get("MAX_CONTENT_LENGTH") or 0, limits.request_size)
+    services.runner.reply_files = lambda turn: reply_files_for(app, uploads, turn)
+    app.register_blueprint(bp)
+    return uploads
+
+
+def uploads() -> Uploads:
+    return current_app.extensions[EXTENSION]
+
+
+def file_url(record: FileRecord) -> str:
+    return url_for("files.serve", file_id=record.id, name=record.name)
+
+
+def reply_files_for(app: Flask, store: Uploads, turn: Turn) -> Callable[[Reply], Reply]:
+    """The runner's hook, called when a turn starts (in the request, which knows the URL prefix)."""
+    script_root = request.script_root if has_request_context() else ""
+    adapter = app.url_map.bind("localhost", script_name=script_root or "/")
+
+    def url(record: FileRecord) -> str:
+        return adapter.build("files.serve", {"file_id": record.id, "name": record.name})
+
+    return store.reply_files(turn.owner, turn.conversation_id, url)
+
+
+@bp.get("/files/<file_id>/<name>")
+def serve(file_id: str, name: str) -> Response:
+    store = uploads()
+    record = store.get(current_owner(), file_id)
+    if record is None:
+        abort(404, description="There is no such file.")
+    inline = is_inline(record.mime_type)
+    response = send_file(
+        store.path_of(record),
+        mimetype=record.mime_type,
+        as_attachment=not inline,
+        download_name=record.name,
+        conditional=True,  # answers Range requests, so audio and video can seek
+        etag=True,
+        max_age=None,
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    pdf = record.mime_type == "application/pdf"
+    response.headers["Content-Security-Policy"] = PDF_CSP if pdf else FILE_CSP
+    response.headers["Cross-Origin-Resource-Policy"] = "same-origin"
+    response.headers["Cache-Control"] = CACHE  # never "public": a shared cache would skip the owner check
+    return response
+
+
+# Taking the files posted with a message
+
+
+def posted_files() -> list[FileStorage]:
+    """The files of the composer's ``files`` input; the empty part a browser sends when no file
+    was chosen is not a file."""
+    return [f for f in request.files.getlist("files") if f.filename]
+
+
+def form_is_truncated() -> bool:
+    """A multipart body that ended early parses to nothing at all (Werkzeug is silent about it);
+    the composer always sends at least its hidden fields."""
+    return request.mimetype == "multipart/form-data" and not request.form and not request.files
+
+
+def save_posted(owner: str, posted: list[FileStorage]) -> list[FileRecord]:
+    """Store a message's files (all or none); UploadError says what is wrong with them."""
+    if not posted:
+        return []
+    if not current_app.extensions["webchat"].interface.multimodal:
+        raise UploadError("This chat takes text only. Remove the files and send again.", 415)
+    return uploads().save(owner, posted)
+
+
+def file_messages(records: list[FileRecord]) -> list[ChatMessage]:
+    """One user message per file, its content the FileData (Gradio's messages format)."""
+    store = uploads()
+    return [ChatMessage(role="user", content=store.filedata(r, file_url(r))) for r in records]
+
+
+def resolve_filedata(owner: str, value: object) -> FileData:
+    """For routes that take messages as JSON: a client's FileData dict as the owner's own stored
+    file, rebuilt from our record (its ``path`` is never used to read anything). Anything else
+    raises UploadError (status 404 for a file that is not the owner's, 422 for a malformed dict)."""
+    return uploads().resolve(owner, value, file_url)
+
+
+@bp.app_template_global()
+def too_large_message() -> str:
+    limits = uploads().limits
+    files = f"{limits.max_files} files" if limits.max_files != 1 else "1 file"
+    return (
+        f"This message is too large to send. Each file may be up to {human_size(limits.max_file_size)}, "
+        f"with at most {files} in a message. Remove some files and send again."
+    )
+
+
+@bp.app_errorhandler(RequestEntityTooLarge)
+def too_large(error: RequestEntityTooLarge) -> Any:
+    from webchat.web import api, pages  # they use this module
+
+    if api.is_api_path():
+        return api.http_error_response(error)
+    message = too_large_message()
+    if request.accept_mimetypes.best == "application/json":
+        return jsonify(error={"message": message, "code": 413}), 413
+    return pages.composer_error(message, 413, None, "")
+
+
+# Showing files in the page
+
+
+@dataclass(frozen=True)
+class FileView:
+    url: str | None
+    name: str
+    size: int | None
+    mime: str
+    kind: MediaKind
+    alt: str
+    inline: bool
+
+
+@bp.app_template_global()
+def file_views(content: Mapping[str, Any]) -> list[FileView]:
+    """The files of a message's content (FileData, or a component with one or a list), by kind."""
+    component = content.get("component")
+    value = content.get("value") if component else content
+    items = value if isinstance(value, list) else [value]
+    store = uploads()
+    views = []
+    for item in items:
+        if not isinstance(item, Mapping):
+            continue
+        mime = item.get("mime_type") or "application/octet-stream"
+        name = item.get("orig_name") or PurePath(str(item.get("path", ""))).name or "file"
+        place = _stored_place(store, item.get("path"))
+        url = url_for("files.serve", file_id=place[0], name=place[1]) if place else None
+        kind = "file" if component == "file" else media_kind(mime)
+        alt = content.get("alt_text") or name if component else name
+        views.append(FileView(url, name, item.get("size"), mime, kind, alt, is_inline(mime)))
+    return views
+
+
+def _stored_place(store: Uploads, path: object) -> tuple[str, str] | None:
+    """``(id, name)`` of a path in our files folder, from the path alone (no disk access): only
+    the server writes FileData paths into stored messages, and serving checks the owner anyway."""
+    if not isinstance(path, str):
+        return None
+    try:
+        parts = PurePath(path).relative_to(store.root).parts
+    except ValueError:
+        return None
+    if len(parts) != 2 or not FILE_ID.match(parts[0]):
+        return None
+    return parts[0], parts[1]
+
+
+@bp.app_template_global()
+def upload_limits() -> UploadLimits:
+    return uploads().limits
+
+
+@bp.app_template_filter("human_size")
+def human_size_filter(size: int | None) -> str:
+    return human_size(size) if isinstance(size, int) else ""
