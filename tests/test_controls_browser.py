@@ -25,8 +25,11 @@ def chat(live_server, page: Page):
 
 
 def send(page: Page, text: str) -> None:
+    """Send and wait for this message's reply to be final (not just the previous one)."""
+    replies = page.locator(".reply").count()
     page.locator("#composer-text").fill(text)
     page.locator("#composer-text").press("Enter")
+    expect(page.locator(".reply")).to_have_count(replies + 1)
     expect(page.locator(".reply").last).not_to_have_class("reply streaming")
 
 

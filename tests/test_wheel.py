@@ -60,8 +60,10 @@ def test_the_installed_command_serves_the_page(installed: Path):
         text=True,
     )
     try:
-        line = process.stderr.readline()
-        assert f"http://127.0.0.1:{port}/" in line
+        lines = []
+        while not lines or ("running at" not in lines[-1] and lines[-1] and len(lines) < 50):
+            lines.append(process.stderr.readline())  # log lines may come first
+        assert f"http://127.0.0.1:{port}/" in lines[-1], lines
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 20
         while True:
