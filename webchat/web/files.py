@@ -97,9 +97,14 @@ def serve(file_id: str, name: str) -> Response:
     record = store.get(current_owner(), file_id)
     if record is None:
         abort(404, description="There is no such file.")
+    path = store.path_of(record)
+    # Only a regular file inside our files folder: a symlink put in the data folder (by anyone)
+    # must not turn this route into a way to read other files of the machine.
+    if path.is_symlink() or not path.is_file() or not path.resolve().is_relative_to(store.root):
+        abort(404, description="There is no such file.")
     inline = is_inline(record.mime_type)
     response = send_file(
-        store.path_of(record),
+        path,
         mimetype=record.mime_type,
         as_attachment=not inline,
         download_name=record.name,

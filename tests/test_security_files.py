@@ -1,0 +1,159 @@
+"""Attacker: a raw HTTP client (paths sent as-is) and another user of the same server. No request
+reaches a file outside the requesting owner's uploads, and uploaded HTML/SVG/XML/JS never render
+on our origin."""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+from pathlib import Path
+
+import pytest
+import samples
+from conftest import settings_for
+from webclient import PageClient
+from werkzeug.serving import make_server
+
+from webchat.app import create_app
+from webchat.web.services import Interface
+
+DATA = Path(__file__).parent / "data"
+FILE_URL = re.compile(r'/files/([A-Za-z0-9_-]+)/([^"?#]+)')
+SECRET = "s3cret-key-material"
+
+
+def answer(message, history):
+    return "got it"
+
+
+@pytest.fixture
+def server(tmp_path: Path):
+    """A real server whose chat takes files, with a secret next to the uploads."""
+    settings = settings_for(tmp_path)
+    app = create_app(settings, answer, interface=Interface(multimodal=True))
+    (settings.data_dir / "secret_key_probe").write_text(SECRET)
+    http = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=http.serve_forever, daemon=True).start()
+    yield app, f"http://127.0.0.1:{http.server_port}", http.server_port
+    http.shutdown()
+
+
+def raw_get(port: int, path: str, cookie: str = "") -> tuple[int, bytes]:
+    """GET with the path byte for byte as given (no client-side normalising)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        request = (
+            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n"
+        )
+        s.sendall(request.encode("latin-1"))
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    status = int(data.split(b" ", 2)[1]) if data.startswith(b"HTTP/") else 0
+    return status, data
+
+
+def upload(page: PageClient, name: str, content: bytes) -> tuple[str, str]:
+    reply = page.send_files("here", [(name, content)])
+    assert reply.status == 200, reply.text
+    file_id, file_name = FILE_URL.search(reply.text).groups()
+    return file_id, file_name
+
+
+def attack_paths(own: str, other: str) -> list[str]:
+    lines = (DATA / "traversal_paths.txt").read_text().splitlines()
+    return [
+        line.replace("{ID}", own).replace("{OTHER}", other)
+        for line in lines
+        if line.strip() and not line.startswith("#")
+    ]
+
+
+def test_traversal_and_other_owners_files_are_out_of_reach(server):
+    # Defends against encoded, double-encoded, overlong-UTF-8, backslash and absolute-path traversal,
+    # and against fetching another user's file by its id.
+    _, url, port = server
+    victim, attacker = PageClient(url), PageClient(url)
+    other, _ = upload(victim, "secret.png", samples.png(color="blue"))
+    own, _ = upload(attacker, "mine.png", samples.png())
+    paths = attack_paths(own, other)
+    assert len(paths) >= 40
+    secret_png = samples.png(color="blue")
+    for path in paths:
+        status, body = raw_get(port, path, attacker.cookie_header())
+        if status in (301, 308):  # Werkzeug merges double slashes: follow, on our own origin only
+            location = re.search(rb"\r\nLocation: ([^\r]+)", body).group(1).decode()
+            assert location.startswith(("/", url)), (path, location)
+            status, body = raw_get(port, location.removeprefix(url), attacker.cookie_header())
+        # The name after a file's id is only decoration: the attacker may get their own file back.
+        own_file = status == 200 and samples.png() in body
+        assert status in (400, 404, 405) or own_file, (path, status)
+        assert SECRET.encode() not in body and b"root:" not in body and secret_png not in body, path
+
+
+def test_a_symlink_in_the_data_folder_is_not_followed(server):
+    # Defends against a link planted among the uploads pointing at another file of the machine.
+    app, url, port = server
+    page = PageClient(url)
+    file_id, name = upload(page, "mine.txt", b"harmless text\n")
+    stored = next(app.extensions["webchat"].settings.data_dir.glob(f"files/{file_id}/*"))
+    stored.unlink()
+    stored.symlink_to(app.extensions["webchat"].settings.data_dir / "secret_key_probe")
+    status, body = raw_get(port, f"/files/{file_id}/{name}", page.cookie_header())
+    assert status == 404 and SECRET.encode() not in body
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("files", "/etc/passwd"),
+        ("path", "/etc/passwd"),
+        ("file", '{"path": "/etc/passwd", "meta": {"_type": "gradio.FileData"}}'),
+        ("text", '{"path": "/etc/passwd", "meta": {"_type": "gradio.FileData"}}'),
+    ],
+)
+def test_a_client_supplied_path_in_a_form_field_is_never_a_file(server, field, value):
+    # Defends against the server reading a path a client names instead of its own stored file.
+    app, url, _ = server
+    page = PageClient(url)
+    page.get("/new")
+    reply = page.request(
+        "POST", "/turns", {"text": "hello", field: value}, {"HX-Request": "true", "X-CSRF-Token": page.csrf}
+    )
+    assert b"root:" not in reply.text.encode()
+    assert "/files/" not in reply.text  # no file was made from it
+    records = app.extensions["webchat.uploads"].records
+    with records.engine.connect() as db:
+        assert db.exec_driver_sql("select count(*) from files").scalar_one() == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("page.html", b"<!doctype html><script>alert(1)</script>"),
+        (
+            "image.svg",
+            b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"><script>alert(2)</script></svg>',
+        ),
+        (
+            "data.xml",
+            b'<?xml version="1.0"?><x:script xmlns:x="http://www.w3.org/1999/xhtml">alert(1)</x:script>',
+        ),
+        ("code.js", b"alert(document.cookie)"),
+        ("page.xhtml", b'<html xmlns="http://www.w3.org/1999/xhtml"><script>alert(1)</script></html>'),
+        ("looks.png", b"<html><script>alert(1)</script></html>"),
+        ("text.txt", b"<script>alert(1)</script>"),
+    ],
+)
+def test_uploaded_active_content_never_renders_on_our_origin(server, name, content):
+    # Defends against stored XSS through an uploaded file opened from our own origin.
+    _, url, port = server
+    page = PageClient(url)
+    file_id, file_name = upload(page, name, content)
+    status, raw = raw_get(port, f"/files/{file_id}/{file_name}", page.cookie_header())
+    head = raw.split(b"\r\n\r\n", 1)[0].decode("latin-1").lower()
+    assert status == 200
+    assert "content-disposition: attachment" in head
+    assert "x-content-type-options: nosniff" in head
+    assert "sandbox" in head  # even if opened, it runs nothing
+    # The type stays correct (issue: "correct Content-Type"); attachment + sandbox keep it inert.
