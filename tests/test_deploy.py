@@ -20,13 +20,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import settings_for
+from conftest import csrf_of, settings_for
+from flask import request
 from playwright.sync_api import Page, expect
 from webclient import TURN_ID, WS_URL, PageClient, frames_until_close
 from websockets.exceptions import ConnectionClosed
 
 from webchat.cli import parser
 from webchat.production import ProductionError, gunicorn_options, worker_count
+from webchat.web.session import same_origin
 
 ROOT = Path(__file__).resolve().parent.parent
 NGINX_CONF = ROOT / "deploy" / "nginx.conf"
@@ -198,6 +200,12 @@ def test_several_workers_are_refused_without_a_shared_hub(tmp_path, workers):
     assert "--redis-url" in str(refused.value) and "one worker" in str(refused.value)
 
 
+def test_with_a_shared_hub_it_runs_one_worker_per_core_or_as_many_as_asked(tmp_path):
+    shared = settings_for(tmp_path, redis_url="redis://127.0.0.1:6379/0")
+    assert worker_count(shared) == (os.cpu_count() or 1)
+    assert worker_count(shared.with_changes(workers=3)) == 3
+
+
 def test_a_worker_count_below_one_is_refused(tmp_path):
     with pytest.raises(ProductionError, match="at least one worker"):
         worker_count(settings_for(tmp_path, workers=0))
@@ -223,6 +231,67 @@ def test_the_systemd_example_starts_webchat_with_flags_it_knows():
     assert command[0].endswith("/webchat") and "--production" in command and "--proxy-hops" in command
     args = parser().parse_args(command[1:])
     assert args.production and args.proxy_hops == 1 and args.host == "127.0.0.1"
+
+
+# --- behind a proxy: which forwarded headers count (Flask's test client) ---------------------------
+
+FORWARDED = {
+    "X-Forwarded-For": "203.0.113.7",
+    "X-Forwarded-Proto": "https",
+    "X-Forwarded-Prefix": "/chat",
+    "X-Forwarded-Host": "evil.example",
+}
+
+
+def post_turn(client):
+    csrf = csrf_of(client)
+    return client.post(
+        "/turns",
+        data={"text": "hi"},
+        headers={**FORWARDED, "HX-Request": "true", "X-CSRF-Token": csrf},
+    )
+
+
+def test_without_proxy_hops_forwarded_headers_are_ignored(make_app):
+    client = make_app().test_client()
+    page = client.get("/new", headers=FORWARDED).text
+    assert 'action="/turns"' in page and "/chat/" not in page and "evil" not in page
+    reply = post_turn(client).text
+    assert 'hx-ws:connect="ws://localhost/turns/' in reply
+
+
+def test_one_trusted_hop_gives_prefix_and_scheme_but_never_the_forwarded_host(make_app):
+    app = make_app(proxy_hops=1)
+    seen = {}
+    app.before_request(lambda: seen.update(addr=request.remote_addr, secure=request.is_secure) and None)
+    client = app.test_client()
+    page = client.get("/new", headers=FORWARDED).text
+    assert 'action="/chat/turns"' in page and 'href="/chat/static/css/app.css' in page
+    reply = post_turn(client)
+    assert 'hx-ws:connect="wss://localhost/chat/turns/' in reply.text  # Host, not X-Forwarded-Host
+    assert seen == {"addr": "203.0.113.7", "secure": True}
+    assert "evil" not in reply.text
+
+
+@pytest.mark.parametrize(
+    ("origin", "public", "host", "accepted"),
+    [
+        ("https://chat.example.com", "https://chat.example.com", "127.0.0.1:8000", True),
+        ("https://CHAT.example.com:443", "https://chat.example.com/", "127.0.0.1:8000", True),
+        ("http://chat.example.com", "https://chat.example.com", "127.0.0.1:8000", False),
+        ("https://chat.example.com:8443", "https://chat.example.com", "127.0.0.1:8000", False),
+        ("https://evil.example", "https://chat.example.com", "127.0.0.1:8000", False),
+        ("http://127.0.0.1:8000", None, "127.0.0.1:8000", True),
+        ("http://127.0.0.1:8000", "https://chat.example.com", "127.0.0.1:8000", True),
+        ("http://127.0.0.1:9", None, "127.0.0.1:8000", False),
+        ("null", "https://chat.example.com", "127.0.0.1:8000", False),
+        ("file://", None, "127.0.0.1:8000", False),
+    ],
+)
+def test_which_origins_may_open_a_socket(make_app, origin, public, host, accepted):
+    app = make_app(public_origin=public)
+    with app.test_request_context("/turns/x/stream", headers={"Origin": origin}, base_url=f"http://{host}"):
+        assert same_origin() is accepted
 
 
 # --- gunicorn + gevent on its own -------------------------------------------------------------------
@@ -315,8 +384,14 @@ def test_nginx_replaces_forwarded_headers_a_client_forges(front):
     assert WS_URL.search(reply.text).group(1).startswith(f"ws://127.0.0.1:{site.port}/chat/turns/")
     root = PageClient(site.url).request("GET", "/new", headers=forged).text
     assert 'action="/turns"' in root  # a forged prefix is dropped at the root as well
-    seen = [line.split("SEEN ", 1)[1] for line in site.app.log.read_text().splitlines() if "SEEN " in line]
-    proxied = [line for line in seen if not line.startswith("127.0.0.1|-|")]  # not the readiness probe
+    deadline = time.monotonic() + 10
+    while True:  # gunicorn logs a request just after answering it
+        lines = site.app.log.read_text().splitlines()
+        seen = [line.split("SEEN ", 1)[1] for line in lines if "SEEN " in line]
+        proxied = [line for line in seen if not line.startswith("127.0.0.1|-|")]  # not the readiness probe
+        if len(proxied) >= 4 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     assert len(proxied) == 4 and all(line.startswith("127.0.0.1|127.0.0.1|-|") for line in proxied), seen
     assert "6.6.6.6" not in "".join(seen) and "evil" not in "".join(seen)
 
