@@ -132,3 +132,17 @@ def redis_server() -> Iterator[Any]:
     server = start_redis()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def watched(page: Any) -> Iterator[Any]:
+    """The Playwright page, failing the test on any script error or CSP violation it logs (a 4xx
+    answer to a refused request is expected and shown in the page, so it is not a problem)."""
+    problems: list[str] = []
+    expected = "the server responded with a status of 4"
+    page.on(
+        "console", lambda m: problems.append(m.text) if m.type == "error" and expected not in m.text else None
+    )
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    yield page
+    assert problems == [], problems

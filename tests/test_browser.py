@@ -13,20 +13,6 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 WORDS = ["Here", " is", " a", " **streamed**", " reply", " with", " `code`", " and", " more", " words", "."]
 
 
-@pytest.fixture
-def watched(page: Page) -> Page:
-    """The page, failing the test on any script error or CSP violation it logs (a 4xx answer to a
-    refused request is expected and shown in the page, so it is not a problem)."""
-    problems: list[str] = []
-    expected = "the server responded with a status of 4"
-    page.on(
-        "console", lambda m: problems.append(m.text) if m.type == "error" and expected not in m.text else None
-    )
-    page.on("pageerror", lambda e: problems.append(str(e)))
-    yield page
-    assert problems == [], problems
-
-
 def send(page: Page, text: str) -> None:
     box = page.locator("#composer-text")
     box.fill(text)

@@ -746,18 +746,6 @@ def test_auth_pairs_become_logins():
 # --- The three programs in Chromium --------------------------------------------------------------
 
 
-@pytest.fixture
-def watched(page):
-    problems: list[str] = []
-    expected = "the server responded with a status of 4"
-    page.on(
-        "console", lambda m: problems.append(m.text) if m.type == "error" and expected not in m.text else None
-    )
-    page.on("pageerror", lambda e: problems.append(str(e)))
-    yield page
-    assert problems == [], problems
-
-
 def type_and_send(page: Any, text: str) -> None:
     box = page.locator("#composer-text")
     box.fill(text)
@@ -903,3 +891,26 @@ def test_program_3_in_chromium_with_the_local_model(tmp_path, watched, default_g
         "options": None,
     }
     assert second_request[-1] == {"role": "user", "content": "And another one?"}
+
+
+def test_avatar_images_show_beside_the_messages(tmp_path):
+    # Gradio's Chatbot(avatar_images=(user, assistant)): local files, served by webchat itself.
+    import samples
+    from conftest import settings_for
+
+    user, bot = tmp_path / "me.png", tmp_path / "bot.png"
+    user.write_bytes(samples.png(color="green"))
+    bot.write_bytes(samples.png(color="purple"))
+    demo = gr.ChatInterface(lambda m, h: "hi", chatbot=gr.Chatbot(avatar_images=(str(user), str(bot))))
+    client = demo.app(settings_for(tmp_path)).test_client()
+    client.get("/new")
+    with client.session_transaction() as session:
+        token = session["csrf"]
+    html = client.post("/turns", data={"text": "x"}, headers={"HX-Request": "true", "X-CSRF-Token": token})
+    text = html.get_data(as_text=True)
+    assert 'src="/avatars/user"' in text and 'src="/avatars/assistant"' in text
+    assert client.get("/avatars/user").data == samples.png(color="green")
+    assert client.get("/avatars/assistant").data == samples.png(color="purple")
+    assert client.get("/avatars/system").status_code == 404
+    with pytest.raises(ValueError, match="not a local image file"):
+        gr.Chatbot(avatar_images=("https://example.com/me.png", None))

@@ -14,6 +14,7 @@ import copy
 import itertools
 import math
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
@@ -435,6 +436,28 @@ class Markdown(Component):
         super().__init__(value if callable(value) else str(value or ""), **options)
 
 
+def avatar_paths(images: tuple[Any, Any] | None) -> tuple[str | None, str | None]:
+    """Gradio's ``avatar_images=(user, assistant)`` as local files webchat serves itself (the
+    page loads nothing from other sites, so a URL cannot be shown and is refused here)."""
+    if images is None:
+        return (None, None)
+    if not isinstance(images, list | tuple) or len(images) != 2:
+        raise ValueError("avatar_images takes two images: (user, assistant); either may be None")
+    paths: list[str | None] = []
+    for image in images:
+        if image is None:
+            paths.append(None)
+            continue
+        path = Path(str(image)).expanduser()
+        if str(image).startswith(("http://", "https://", "data:")) or not path.is_file():
+            raise ValueError(
+                f"avatar image {image!r} is not a local image file: webchat serves avatars itself, "
+                "so give a path on this machine"
+            )
+        paths.append(str(path.resolve()))
+    return (paths[0], paths[1])
+
+
 class Chatbot(Component):
     """The conversation. ``type="messages"`` is accepted (it is the only format, as in Gradio 6)."""
 
@@ -447,6 +470,7 @@ class Chatbot(Component):
         type: str | None = "messages",
         placeholder: str | None = None,
         examples: list[Any] | None = None,
+        avatar_images: tuple[Any, Any] | None = None,
         **options: Any,
     ) -> None:
         if type not in (None, "messages"):
@@ -460,6 +484,7 @@ class Chatbot(Component):
         super().__init__(None, **options)
         self.placeholder = placeholder
         self.examples = examples
+        self.avatar_images = avatar_paths(avatar_images)
 
     def like(
         self, fn: Callable[..., Any] | None, inputs: Any = None, outputs: Any = None, **_options: Any

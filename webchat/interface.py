@@ -218,6 +218,7 @@ class ChatInterface:
             submit_label=_button_label(box.submit_btn if box and box.submit_btn else submit_btn, "Send"),
             stop_label=_button_label(box.stop_btn if box and box.stop_btn else stop_btn, "Stop"),
             example_labels=labels,
+            avatar_images=chatbot.avatar_images if isinstance(chatbot, Chatbot) else (None, None),
         )
 
     def app(self, settings: Settings | None = None) -> Flask:
@@ -311,6 +312,7 @@ def page_for_blocks(blocks: Blocks) -> Interface:
         submit_label=_button_label(box.submit_btn, "Send"),
         stop_label="Stop",
         page_template="blocks.html",
+        avatar_images=blocks.chatbot.avatar_images,
     )
 
 

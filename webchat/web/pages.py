@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, redirect, render_template, request, send_file, url_for
 from flask_htmx import make_response as htmx_response
 
 from webchat.components import InputError
@@ -99,6 +99,16 @@ def new_chat() -> Any:
 @bp.get("/c/<conversation_id>")
 def conversation(conversation_id: str) -> Any:
     return render_chat(owned_conversation(conversation_id))
+
+
+@bp.get("/avatars/<role>")
+def avatar(role: str) -> Any:
+    """The avatar image the program set for ``user`` or ``assistant``."""
+    images = dict(zip(("user", "assistant"), services().interface.avatar_images, strict=True))
+    path = images.get(role)
+    if not path:
+        abort(404)
+    return send_file(path, max_age=3600)
 
 
 @bp.get("/interface.css")

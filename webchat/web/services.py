@@ -34,6 +34,9 @@ class Interface:
     stop_label: str = "Stop"
     # The page: chat.html, or blocks.html for a gr.Blocks layout.
     page_template: str = "chat.html"
+    # Local image files shown beside the user's and the assistant's messages (Gradio's
+    # Chatbot(avatar_images=(user, assistant))), served by the avatar route.
+    avatar_images: tuple[str | None, str | None] = (None, None)
     # A Gradio program's extras (additional inputs, css, Blocks layout): webchat.interface.GradioPage.
     gradio: Any = None
 
