@@ -167,3 +167,11 @@ def test_without_javascript_the_form_posts_and_the_reply_shows(live_server, brow
     expect(page.locator(".reply").last).to_contain_text("echo: no scripts here")
     assert "/c/" in page.url
     context.close()
+
+
+def test_clear_appears_with_the_first_message_and_empties_the_chat(chat: Page):
+    expect(chat.get_by_role("button", name="Clear")).to_have_count(0)
+    send(chat, "something to clear")
+    chat.get_by_role("button", name="Clear").click()
+    expect(chat.locator(".msg")).to_have_count(0)
+    expect(chat.locator(".empty")).to_be_visible()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import http.cookiejar
 import json
 import re
@@ -100,6 +101,7 @@ class PageClient:
     def socket(self, ws_url: str, origin: str | None = None) -> ClientConnection:
         origin = self.base_url if origin is None else origin
         headers = {"Cookie": self.cookie_header()}
+        ws_url = html.unescape(ws_url)  # as found in the page's hx-ws:connect attribute
         return connect(ws_url, additional_headers=headers, origin=origin, open_timeout=10)
 
 
