@@ -4,9 +4,9 @@ gzipped, and every request one chat turn makes.
     .venv/bin/python -m bench.page_weight
 
 The server is the benchmark's (gunicorn + gevent, the fake model); the browser is Debian's
-Chromium driven by Playwright, with its cache off so that everything is counted. webchat itself
-sends files as they are; nginx (deploy/nginx.conf) gzips them at level 5, which the "gzip -5"
-column reproduces.
+Chromium driven by Playwright, with its cache off so that everything is counted. webchat gzips
+its scripts and stylesheets itself (level 9, the "gzip -9" column); nginx (deploy/nginx.conf)
+gzips the page and the rest at level 5, which the "gzip -5" column reproduces.
 """
 
 from __future__ import annotations

@@ -262,3 +262,18 @@ def test_a_reload_during_a_reply_shows_a_placeholder_that_resubscribes(make_app)
     assert f'id="turn-{turn_id}"' in page and "hx-ws:connect" in page
     assert "so far" in page  # what streamed so far is drawn at once, then the socket continues
     wait_done(app, turn_id)
+
+
+def test_scripts_and_styles_are_served_gzipped_when_asked(make_app):
+    import gzip
+
+    client = make_app().test_client()
+    plain = client.get("/static/js/app.js")
+    packed = client.get("/static/js/app.js", headers={"Accept-Encoding": "gzip, deflate"})
+    assert packed.headers["Content-Encoding"] == "gzip" and "Accept-Encoding" in packed.headers["Vary"]
+    assert gzip.decompress(packed.data) == plain.data
+    assert len(packed.data) < len(plain.data) / 2
+    assert "Content-Encoding" not in plain.headers
+    assert packed.headers["ETag"] != plain.headers["ETag"]
+    image = client.get("/static/favicon.svg", headers={"Accept-Encoding": "gzip"})
+    assert image.status_code == 200

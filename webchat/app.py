@@ -23,7 +23,7 @@ from webchat.paths import STATIC_DIR, TEMPLATES_DIR
 from webchat.settings import Settings
 from webchat.store import Store
 from webchat.turns import TurnRunner
-from webchat.web import api, auth, controls, conversations, pages, stream
+from webchat.web import api, auth, compress, controls, conversations, pages, stream
 from webchat.web import files as web_files
 from webchat.web.services import Interface, Services
 from webchat.web.session import SessionInterface, check_csrf, csrf_token
@@ -96,6 +96,7 @@ def create_app(
     app.register_blueprint(conversations.bp)
     web_files.init_app(app)
     api.init_app(app)
+    compress.init_app(app)
     _register_socket(app)
     _register_templates(app)
     _register_security(app)
