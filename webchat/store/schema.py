@@ -58,6 +58,8 @@ turns = Table(
     Column("created_at", Float, nullable=False),
     Column("finished_at", Float, nullable=True),
     Index("ix_turns_status", "status"),
+    # Every new turn counts the owner's running ones (the per-session limit).
+    Index("ix_turns_owner_status", "owner", "status"),
 )
 
 # API tokens a user creates for programs. Only a hash of the token is kept: whoever reads the
