@@ -34,6 +34,12 @@ def test_title_comes_from_the_first_user_message(store):
     assert store.get_conversation("s:me", c.id).title == "What is the capital of France?"
 
 
+def test_titles_drop_markdown_marks(store):
+    c = store.create_conversation("s:me")
+    store.append(c.id, [ChatMessage(role="user", content="# Fix **my_var** in `main.py`")], kind="input")
+    assert store.get_conversation("s:me", c.id).title == "Fix my_var in main.py"
+
+
 def test_messages_keep_order_and_content(store):
     c = store.create_conversation("s:me")
     store.append(

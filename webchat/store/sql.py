@@ -7,6 +7,7 @@ to the same conversation at once both land, in the order the database saw them.
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import time
 from collections.abc import Iterable, Iterator
@@ -91,9 +92,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+_MARKUP = re.compile(r"\*\*|__|`|^\s*(?:#{1,6}|>)\s*")
+
+
 def title_from(text: str) -> str:
-    """A conversation's title: the first line of its first message, shortened."""
-    line = " ".join(text.split())
+    """A conversation's title: its first message as plain words (bold, code and heading marks
+    dropped), shortened."""
+    line = " ".join(_MARKUP.sub("", text).split())
     return line if len(line) <= TITLE_LENGTH else line[: TITLE_LENGTH - 1].rstrip() + "…"
 
 
