@@ -44,7 +44,9 @@ class Snapshot:
 
 
 @dataclass
-class _Live:
+class TurnState:
+    """What every hub knows of a turn: the fields a Snapshot copies."""
+
     turn: Turn
     reply: Reply = field(default_factory=list)
     version: int = 0
@@ -53,18 +55,6 @@ class _Live:
     error: str | None = None
     stored: tuple[StoredMessage, ...] = ()
     final: bool = False
-    finished_at: float | None = None
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    # Set once when the turn changes, then replaced: waiters take the current event and check the
-    # version, so none misses a change. Under gevent an Event costs a fraction of a Condition
-    # (measured ~5 vs ~30 µs a wake-up), and this runs for every token of every reply.
-    event: threading.Event = field(default_factory=threading.Event)
-
-    def changed(self) -> None:
-        """Wake everybody waiting for this turn (call with ``lock`` held, after changing it)."""
-        self.version += 1
-        event, self.event = self.event, threading.Event()
-        event.set()
 
     def snapshot(self) -> Snapshot:
         return Snapshot(
@@ -77,6 +67,22 @@ class _Live:
             self.stored,
             self.final,
         )
+
+
+@dataclass
+class _Live(TurnState):
+    finished_at: float | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    # Set once when the turn changes, then replaced: waiters take the current event and check the
+    # version, so none misses a change. Under gevent an Event costs a fraction of a Condition
+    # (measured ~5 vs ~30 µs a wake-up), and this runs for every token of every reply.
+    event: threading.Event = field(default_factory=threading.Event)
+
+    def changed(self) -> None:
+        """Wake everybody waiting for this turn (call with ``lock`` held, after changing it)."""
+        self.version += 1
+        event, self.event = self.event, threading.Event()
+        event.set()
 
 
 def is_append(old: Reply, new: Reply) -> bool:

@@ -30,7 +30,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from webchat.chat import Reply
-from webchat.hub import KEEP_FINISHED_SECONDS, Snapshot, is_append
+from webchat.hub import KEEP_FINISHED_SECONDS, Snapshot, TurnState, is_append
 from webchat.messages import message_from_dict
 from webchat.store import StoredMessage, Turn, TurnStatus
 
@@ -105,17 +105,9 @@ def _turn_to_json(turn: Turn) -> str:
 
 
 @dataclass
-class _Mirror:
+class _Mirror(TurnState):
     """This process's copy of one turn, rebuilt from its stream and kept up to date."""
 
-    turn: Turn
-    reply: Reply = field(default_factory=list)
-    version: int = 0
-    layout: int = 0
-    status: TurnStatus = "running"
-    error: str | None = None
-    stored: tuple[StoredMessage, ...] = ()
-    final: bool = False
     last_id: str = "0-0"
     reading: bool = False  # one caller at a time blocks in XREAD; the others wait for it
     used: float = field(default_factory=time.monotonic)
@@ -145,18 +137,6 @@ class _Mirror:
             self.version = int(data.get("v", self.version))
             self.layout = int(data.get("l", self.layout))
         self.used = time.monotonic()
-
-    def snapshot(self) -> Snapshot:
-        return Snapshot(
-            self.turn,
-            self.reply,
-            self.version,
-            self.layout,
-            self.status,
-            self.error,
-            self.stored,
-            self.final,
-        )
 
 
 class RedisHub:
