@@ -113,12 +113,12 @@ def test_default_model_is_fetched_and_verified(model: Path) -> None:
     assert stamp["size"] == model.stat().st_size
 
 
-def test_second_call_is_fast_and_returns_same_path(model: Path) -> None:
-    started = time.perf_counter()
-    again = ensure_default_model(MODELS_DIR)
-    elapsed = time.perf_counter() - started
-    assert again == model
-    assert elapsed < 0.2, f"took {elapsed:.3f} s: the stamp should spare re-hashing 94 MB"
+def test_second_call_trusts_the_stamp_and_returns_same_path(model: Path, monkeypatch) -> None:
+    def no_hashing(path: Path) -> str:
+        raise AssertionError(f"{path} hashed again: the stamp should spare re-hashing 94 MB")
+
+    monkeypatch.setattr("webchat.backends.local._file_sha256", no_hashing)
+    assert ensure_default_model(MODELS_DIR) == model
 
 
 def test_touched_model_is_rehashed_but_kept(model: Path, tmp_path: Path) -> None:
@@ -208,11 +208,9 @@ def test_bad_gguf_fails_fast(tmp_path: Path) -> None:
     bad = tmp_path / "random.gguf"
     bad.write_bytes(os.urandom(1 << 20))
     srv = LlamaServer(bad, log_path=tmp_path / "server.log")
-    started = time.perf_counter()
     with pytest.raises(ModelError, match="valid GGUF") as caught:
         srv.start(timeout=30)
-    assert time.perf_counter() - started < 5
-    assert "failed to load model" in str(caught.value)  # the log tail says why
+    assert "failed to load model" in str(caught.value)  # the log tail says why, not a timeout
     assert srv.pid is None and processes_mentioning(str(bad)) == []
 
 

@@ -127,7 +127,7 @@ def test_wait_returns_after_its_timeout_when_nothing_changes():
     hub.open(Turn("t2", "c1", "s:x", "running", time.time()))
     started = time.monotonic()
     snapshot = hub.wait("t2", 0, 0.2)
-    assert 0.15 < time.monotonic() - started < 2 and snapshot.version == 0
+    assert time.monotonic() - started >= 0.15 and snapshot.version == 0
     assert hub.wait_final("t2", 0.1).final is False
 
 

