@@ -14,7 +14,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -328,19 +328,21 @@ def chat_completions() -> Any:
             code="too_many_requests",
             headers={"Retry-After": str(RETRY_BUSY_SECONDS)},
         )
-    slots = state().slots
+    slots, released = state().slots, threading.Event()
 
     def release() -> None:
-        slots.give(owner)
-        shutil.rmtree(folder, ignore_errors=True)
+        if not released.is_set():  # once: the stream's end and the response's close both call it
+            released.set()
+            slots.give(owner)
+            shutil.rmtree(folder, ignore_errors=True)
 
     try:
-        response = _complete(parsed, message, history)
+        response = _complete(parsed, message, history, release)
     except BaseException:
         release()
         raise
     if parsed.stream:
-        response.call_on_close(release)  # when the stream ends, or the program hangs up
+        response.call_on_close(release)  # a program that hangs up before the stream began
     else:
         release()
     return response
@@ -353,7 +355,9 @@ def _scratch_dir(settings: Settings) -> Path:
     return path
 
 
-def _complete(parsed: CompletionRequest, message: Any, history: list[dict[str, Any]]) -> Response:
+def _complete(
+    parsed: CompletionRequest, message: Any, history: list[dict[str, Any]], release: Callable[[], None]
+) -> Response:
     app = services()
     fn = completions.for_request(app.runner.chat_fn, parsed)
     model = served_model()
@@ -375,14 +379,19 @@ def _complete(parsed: CompletionRequest, message: Any, history: list[dict[str, A
         finally:
             replies.close()
         return jsonify(completions.completion(cid, model, completions.reply_text(last)))
-    response = Response(_events(cid, model, server, first, replies), mimetype="text/event-stream")
+    events = _events(cid, model, server, first, replies, release)
+    response = Response(events, mimetype="text/event-stream")
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once
     return response
 
 
-def _events(cid: str, model: str, server: str, first: Reply, replies: Iterator[Reply]) -> Iterator[str]:
-    """Server-sent events: the text as it grows, then a stop chunk and ``[DONE]``.
+def _events(
+    cid: str, model: str, server: str, first: Reply, replies: Iterator[Reply], release: Callable[[], None]
+) -> Iterator[str]:
+    """Server-sent events: the text as it grows, then a stop chunk and ``[DONE]``; ``release``
+    frees the call's slot and scratch files as soon as the chat function is done (a WSGI server may
+    close the response only once the program closes its connection).
 
     A chat function that rewrites earlier text (rather than appending) cannot be streamed as
     deltas; what it appends after agreeing with what was sent again is sent.
@@ -403,6 +412,7 @@ def _events(cid: str, model: str, server: str, first: Reply, replies: Iterator[R
         close = getattr(replies, "close", None)
         if close:
             close()  # a client that hung up stops the chat function (and frees the model's slot)
+        release()
     yield "data: [DONE]\n\n"
 
 
