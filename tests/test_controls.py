@@ -281,8 +281,9 @@ def test_a_long_conversation_is_sent_in_pages(make_app, monkeypatch):
     chat = Chat(make_app(echo))
     chat.send("first of many")
     store = chat.app.extensions["webchat"].store
-    store.append(chat.conversation_id, [ChatMessage(role="user", content=f"m{i}") for i in range(25)],
-                 kind="input")
+    store.append(
+        chat.conversation_id, [ChatMessage(role="user", content=f"m{i}") for i in range(25)], kind="input"
+    )
     page = chat.page()
     assert page.count('class="msg user"') == 10 and "m24" in page and "<p>first of many</p>" not in page
     before = int(re.search(r"before=(\d+)", page).group(1))

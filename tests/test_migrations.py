@@ -14,7 +14,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Column, Integer, Table, create_engine, inspect, text
 
 from webchat.messages import ChatMessage
-from webchat.store import Store, sqlite_url
+from webchat.store import Store, TurnBusy, sqlite_url
 from webchat.store.logins import Logins
 from webchat.store.migrate import MIGRATIONS, SchemaError, check, current, head, upgrade
 from webchat.store.schema import metadata
@@ -239,3 +239,42 @@ def test_the_app_uses_the_database_url(tmp_path, postgres):
     app = create_app(settings_for(tmp_path, database_url=url), slow_words(["x"], 0))
     assert app.extensions["webchat"].store.engine.dialect.name == "postgresql"
     assert not Path(tmp_path / "data" / "webchat.sqlite3").exists()
+
+
+def test_two_workers_cannot_start_two_replies_in_one_conversation(store):
+    # Defends against two workers (each with its own lock) both starting a reply at the same instant.
+    c = store.create_conversation("u:ann")
+    first = store.create_turn(c.id, "u:ann")
+    with pytest.raises(TurnBusy, match="still being written"):
+        store.create_turn(c.id, "u:ann")
+    store.finish_turn(first, "done", [ChatMessage("one")])
+    with pytest.raises(TurnBusy):
+        second = store.create_turn(c.id, "u:ann")
+        store.restart_turn(first)
+    assert [t.id for t in store.running_turns()] == [second.id]
+    store.finish_turn(second, "done", [ChatMessage("two")])
+    retried = store.restart_turn(second)
+    other = store.create_conversation("u:ann")  # another conversation may run a reply meanwhile
+    elsewhere = store.create_turn(other.id, "u:ann")
+    assert {t.id for t in store.running_turns()} == {retried.id, elsewhere.id}
+
+
+def test_upgrading_keeps_only_the_newest_running_turn_of_a_conversation(url):
+    # Defends against the new unique index failing on a database where two workers raced before.
+    engine = create_engine(engine_url(url))
+    upgrade(engine, "0004")
+    with engine.begin() as db:
+        db.execute(text("INSERT INTO conversations VALUES ('c1', 's:x', 'Old', 1, 1, NULL)"))
+        for turn_id, created in (("old", 1), ("new", 2), ("done", 0)):
+            status = "done" if turn_id == "done" else "running"
+            db.execute(
+                text(
+                    f"INSERT INTO turns (id, conversation_id, owner, status, created_at) "
+                    f"VALUES ('{turn_id}', 'c1', 's:x', '{status}', {created})"
+                )
+            )
+    upgrade(engine)
+    with engine.connect() as db:
+        statuses = dict(db.execute(text("SELECT id, status FROM turns")).all())
+    engine.dispose()
+    assert statuses == {"old": "interrupted", "new": "running", "done": "done"}

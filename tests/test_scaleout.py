@@ -15,6 +15,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from dataclasses import dataclass
@@ -197,6 +198,37 @@ def test_stop_sent_to_b_stops_the_runner_on_a(cluster):
     assert 4 <= len(words) < 40, words  # it ended early, at its next step after the stop
     page = on_b.get(f"/c/{conversation_id}").text
     assert "Stopped" in page and "n40" not in page and "hx-ws:connect" not in page
+
+
+def test_two_instances_never_start_two_replies_in_one_conversation(cluster):
+    # Defends against two workers, each with its own lock, both starting a reply at the same instant.
+    on_a, on_b, turn_id, conversation_id, _ = start_turn(cluster, "fourth")
+    on_b.get(f"/c/{conversation_id}")
+    hx = {"HX-Request": "true", "X-CSRF-Token": on_b.csrf}
+    on_b.request("POST", f"/turns/{turn_id}/stop", {}, hx)
+
+    def send(barrier: threading.Barrier, replies: dict, client: PageClient, text: str) -> None:
+        barrier.wait()
+        replies[text] = client.send(text, conversation_id)
+
+    for round_ in range(6):
+        barrier, replies = threading.Barrier(2), {}
+        tabs = [
+            threading.Thread(target=send, args=(barrier, replies, client, f"round {round_} on {name}"))
+            for client, name in ((on_a, "a"), (on_b, "b"))
+        ]
+        for tab in tabs:
+            tab.start()
+        for tab in tabs:
+            tab.join(30)
+        assert sorted(r.status for r in replies.values()) == [200, 409], replies
+        refused = next(r for r in replies.values() if r.status == 409)
+        assert "A reply is still being written" in refused.text
+        started = TURN_ID.search(next(r for r in replies.values() if r.status == 200).text).group(1)
+        stop = on_b.request("POST", f"/turns/{started}/stop", {}, hx)
+        assert stop.status == 204
+    page = on_b.get(f"/c/{conversation_id}").text
+    assert page.count('class="msg user"') == 7 and "hx-ws:connect" not in page
 
 
 def test_killing_a_mid_reply_keeps_the_message_and_b_retries_it(cluster):

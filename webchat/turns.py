@@ -51,9 +51,7 @@ class TurnRunner:
         self.reply_files: Callable[[Turn], Callable[[Reply], Reply]] | None = None
         self._reaper_pid = 0
 
-    def start(
-        self, turn: Turn, message: Any, history: History, extra: tuple[Any, ...] = ()
-    ) -> None:
+    def start(self, turn: Turn, message: Any, history: History, extra: tuple[Any, ...] = ()) -> None:
         """Produce the turn's reply in the background. ``history`` may be a function that reads
         it: it is then called by the runner, so the request that started the turn need not wait."""
         self.hub.open(turn)

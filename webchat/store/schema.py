@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import Column, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text, text
 
 metadata = MetaData()
 
@@ -60,6 +60,14 @@ turns = Table(
     Index("ix_turns_status", "status"),
     # Every new turn counts the owner's running ones (the per-session limit).
     Index("ix_turns_owner_status", "owner", "status"),
+    # One reply at a time per conversation, also when two workers (or hosts) start one at once.
+    Index(
+        "ux_turns_one_running",
+        "conversation_id",
+        unique=True,
+        sqlite_where=text("status = 'running'"),
+        postgresql_where=text("status = 'running'"),
+    ),
 )
 
 # API tokens a user creates for programs. Only a hash of the token is kept: whoever reads the

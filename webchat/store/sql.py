@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from sqlalchemy import Connection, Engine, create_engine, delete, event, func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from webchat.messages import ChatMessage, message_from_dict
 from webchat.store.schema import conversations, messages, turn_inputs, turns
@@ -69,6 +70,13 @@ class Turn:
     created_at: float
 
 
+class TurnBusy(Exception):
+    """The conversation already has a running turn (maybe started by another worker just now)."""
+
+    def __init__(self) -> None:
+        super().__init__("A reply is still being written. Wait for it, or stop it, then send.")
+
+
 def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
 
@@ -100,6 +108,29 @@ def title_from(text: str) -> str:
     dropped), shortened."""
     line = " ".join(_MARKUP.sub("", text).split())
     return line if len(line) <= TITLE_LENGTH else line[: TITLE_LENGTH - 1].rstrip() + "…"
+
+
+def _insert_turn(db: Connection, turn: Turn) -> None:
+    db.execute(
+        turns.insert().values(
+            id=turn.id,
+            conversation_id=turn.conversation_id,
+            owner=turn.owner,
+            status=turn.status,
+            created_at=turn.created_at,
+        )
+    )
+
+
+@contextmanager
+def _one_running_turn() -> Iterator[None]:
+    """Turn the database's refusal of a second running turn (ux_turns_one_running) into TurnBusy."""
+    try:
+        yield
+    except IntegrityError as error:
+        if "ux_turns_one_running" in str(error) or "turns.conversation_id" in str(error):
+            raise TurnBusy() from None
+        raise
 
 
 class Store:
@@ -375,19 +406,11 @@ class Store:
     def restart_turn(self, old: Turn) -> Turn:
         """Retry: drop the old turn's reply and give its input to a new running turn, atomically."""
         turn = Turn(new_id(), old.conversation_id, old.owner, "running", time.time())
-        with self._write() as db:
+        with _one_running_turn(), self._write() as db:
             db.execute(delete(messages).where(messages.c.turn_id == old.id, messages.c.kind == "reply"))
             db.execute(update(messages).where(messages.c.turn_id == old.id).values(turn_id=turn.id))
             db.execute(update(turns).where(turns.c.id == old.id).values(status="replaced"))
-            db.execute(
-                turns.insert().values(
-                    id=turn.id,
-                    conversation_id=turn.conversation_id,
-                    owner=turn.owner,
-                    status=turn.status,
-                    created_at=turn.created_at,
-                )
-            )
+            _insert_turn(db, turn)
         return turn
 
     def get_message(self, conversation_id: str, message_id: int) -> StoredMessage | None:
@@ -425,17 +448,10 @@ class Store:
     # Turns
 
     def create_turn(self, conversation_id: str, owner: str) -> Turn:
+        """A new running turn; TurnBusy if the conversation has one already."""
         turn = Turn(new_id(), conversation_id, owner, "running", time.time())
-        with self._write() as db:
-            db.execute(
-                turns.insert().values(
-                    id=turn.id,
-                    conversation_id=conversation_id,
-                    owner=owner,
-                    status=turn.status,
-                    created_at=turn.created_at,
-                )
-            )
+        with _one_running_turn(), self._write() as db:
+            _insert_turn(db, turn)
         return turn
 
     def count_running_turns(self, owner: str) -> int:

@@ -10,7 +10,7 @@ from flask_htmx import make_response as htmx_response
 
 from webchat.feedback import LikeData
 from webchat.messages import ChatMessage
-from webchat.store import Conversation, StoredMessage
+from webchat.store import Conversation, StoredMessage, TurnBusy
 from webchat.web.pages import (
     composer_error,
     is_htmx,
@@ -70,8 +70,12 @@ def messages(conversation_id: str) -> Any:
         return render_messages(conversation)
     stored, earlier = page_of_messages(conversation.id, before)
     return render_template(
-        "partials/messages.html", conversation=conversation, blocks=blocks(stored), earlier=earlier,
-        running=None, older=True,
+        "partials/messages.html",
+        conversation=conversation,
+        blocks=blocks(stored),
+        earlier=earlier,
+        running=None,
+        older=True,
     )
 
 
@@ -125,11 +129,13 @@ def edit(message_id: int) -> Any:
             abort(404)
         old_inputs = app.store.turn_messages(turn.id, "input")
         extra = app.store.turn_inputs(turn.id)  # an edit keeps the additional inputs' values
-        app.store.remove_turns_from(turn)
         inputs = [
             ChatMessage(role="user", content=text) if m.id == stored.id else m.message for m in old_inputs
         ]
-        app.begin_turn(conversation, inputs, extra)
+        try:
+            app.begin_turn(conversation, inputs, extra, replacing=turn)
+        except TurnBusy as busy:  # another worker started a reply here a moment ago; nothing changed
+            return composer_error(str(busy), 409, conversation, "")
     if not is_htmx():
         return render_chat(conversation)
     return render_messages(conversation)

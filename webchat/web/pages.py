@@ -10,7 +10,7 @@ from flask_htmx import make_response as htmx_response
 from webchat.components import InputError
 from webchat.interface import read_inputs
 from webchat.messages import ChatMessage
-from webchat.store import Conversation, StoredMessage, Turn
+from webchat.store import Conversation, StoredMessage, Turn, TurnBusy
 from webchat.uploads import UploadError
 from webchat.web import files as web_files
 from webchat.web.services import history_dicts, message_for, services
@@ -164,19 +164,20 @@ def create_turn() -> Any:
     except UploadError as error:
         return composer_error(error.message, error.status, conversation, text)
     with app.turn_lock:
-        if conversation and app.store.running_turn(conversation.id):
-            web_files.uploads().discard(saved)
-            return composer_error(
-                "A reply is still being written. Wait for it, or stop it, then send.", 409, conversation, text
-            )
         is_new = conversation is None
-        conversation = conversation or app.store.create_conversation(owner)
-        # Gradio's order: one message per file, then the text (a message may be files only).
-        sent = web_files.file_messages(saved)
-        if text.strip():
-            sent.append(ChatMessage(role="user", content=text))
         try:
+            # The database refuses a second running turn too (another worker may start one now).
+            if conversation and app.store.running_turn(conversation.id):
+                raise TurnBusy()
+            conversation = conversation or app.store.create_conversation(owner)
+            # Gradio's order: one message per file, then the text (a message may be files only).
+            sent = web_files.file_messages(saved)
+            if text.strip():
+                sent.append(ChatMessage(role="user", content=text))
             turn, inputs = app.begin_turn(conversation, sent, extra)
+        except TurnBusy as busy:
+            web_files.uploads().discard(saved)
+            return composer_error(str(busy), 409, conversation, text)
         except BaseException:  # refused (too many replies at once...): the files were not sent
             web_files.uploads().discard(saved)
             raise
@@ -212,7 +213,10 @@ def retry_turn(turn_id: str) -> Any:
             return composer_error(
                 "Only the last reply can be retried, once it has ended.", 409, conversation, ""
             )
-        turn = app.store.restart_turn(old)
+        try:
+            turn = app.store.restart_turn(old)
+        except TurnBusy as busy:  # another worker started a reply here a moment ago
+            return composer_error(str(busy), 409, conversation, "")
         inputs = app.store.turn_messages(turn.id, "input")
         history = history_dicts(app.store.history_before(conversation.id, inputs[0].id)) if inputs else []
         extra = app.store.turn_inputs(old.id)  # the additional inputs' values it had

@@ -58,11 +58,19 @@ class Services:
     # Chat functions' histories, decoded once per conversation and extended (see webchat.history).
     histories: HistoryCache | None = None
 
-
     def begin_turn(
-        self, conversation: Conversation, inputs: list[ChatMessage], extra: tuple[Any, ...] = ()
+        self,
+        conversation: Conversation,
+        inputs: list[ChatMessage],
+        extra: tuple[Any, ...] = (),
+        *,
+        replacing: Turn | None = None,
     ) -> tuple[Turn, list[StoredMessage]]:
-        """Store the user's input as a new turn and start its reply (call with ``turn_lock`` held)."""
+        """Store the user's input as a new turn and start its reply (call with ``turn_lock`` held).
+
+        ``replacing``: an edit, which removes that turn and all after it, but only once the new
+        turn exists (TurnBusy, when another worker started one, must leave everything as it was).
+        """
         check_turn_limits(
             self.rate,
             conversation.owner,
@@ -70,6 +78,8 @@ class Services:
             self.settings.max_running_turns,
         )
         turn = self.store.create_turn(conversation.id, conversation.owner)
+        if replacing is not None:
+            self.store.remove_turns_from(replacing)
         stored = self.store.append(conversation.id, inputs, turn_id=turn.id, kind="input")
         if extra:
             self.store.save_turn_inputs(turn.id, extra)

@@ -56,9 +56,7 @@ def thread(items: Sequence[ChatMessage | StoredMessage], *, tail: bool = False) 
 
     With ``tail``, the last message (in order, wherever it nests) carries the streaming tail.
     """
-    nodes = [
-        Node(item.message, item) if isinstance(item, StoredMessage) else Node(item) for item in items
-    ]
+    nodes = [Node(item.message, item) if isinstance(item, StoredMessage) else Node(item) for item in items]
     if tail and nodes:
         nodes[-1].tail = True
     by_id: dict[object, Node] = {}  # only earlier messages can be parents: no cycles
