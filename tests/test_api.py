@@ -862,7 +862,7 @@ BAD_CONVERSATIONS = [
     (
         {"messages": [{"role": "user", "content": {"path": "/etc/passwd"}}]},
         400,
-        "files cannot be sent",
+        "the file 'passwd' is not one of your files here",
         "messages[0].content",
     ),
     ({"messages": [{"role": "user", "content": "x" * 101}]}, 413, "limit is 100", "messages[0].content"),
@@ -1078,3 +1078,102 @@ def test_a_streamed_call_keeps_nothing_once_it_ends(live_server, tmp_path):
         time.sleep(0.05)
     assert not Path(seen[0]).exists()
     assert list((tmp_path / "data" / "api-scratch").iterdir()) == []
+
+
+# Files for conversations posted by programs
+
+
+@pytest.fixture
+def files_api(make_app: Callable[..., Flask]) -> Callable[..., tuple[Flask, Any, dict[str, str]]]:
+    """An app with the API on whose chat takes files: the app, its test client, a token's headers."""
+
+    def build(multimodal: bool = True, **settings: Any) -> tuple[Flask, Any, dict[str, str]]:
+        app = make_app(api=True, **settings)
+        app.extensions["webchat"].interface = Interface(multimodal=multimodal)
+        return app, app.test_client(), bearer(new_token(app))
+
+    return build
+
+
+def upload(client: Any, headers: dict[str, str], files: dict[str, Any]) -> Any:
+    return client.post("/api/files", data=files, headers=headers, content_type="multipart/form-data")
+
+
+def test_a_program_uploads_a_file_and_posts_a_conversation_with_it(files_api):
+    _, client, headers = files_api()
+    sent = upload(client, headers, {"file": (io.BytesIO(PNG), "dot.txt", "text/plain")})
+    assert sent.status_code == 201, sent.get_data(as_text=True)
+    file = sent.get_json()
+    assert set(file) == {"path", "url", "size", "orig_name", "mime_type", "is_stream", "meta"}
+    assert file["mime_type"] == "image/png" and file["size"] == len(PNG)  # sniffed, not trusted
+    assert file["meta"] == {"_type": "gradio.FileData"} and file["orig_name"] == "dot.txt"
+    assert client.get(sent.headers["Location"], headers=headers).data == PNG
+    body = {
+        "title": "A dot",
+        "messages": [
+            {"role": "user", "content": {**file, "path": "/etc/passwd"}},  # the path is never read
+            {"role": "user", "content": "What is it?"},
+            {"role": "assistant", "content": "A dot."},
+        ],
+    }
+    created = client.post("/api/conversations", json=body, headers=headers)
+    assert created.status_code == 201, created.get_data(as_text=True)
+    stored = client.get(created.headers["Location"], headers=headers).get_json()["messages"]
+    copy = stored[0]["content"]
+    assert copy["orig_name"] == "dot.txt" and copy["mime_type"] == "image/png" and copy["url"] != file["url"]
+    assert client.get("/api" + copy["url"], headers=headers).data == PNG
+    assert [m["content"] for m in stored[1:]] == ["What is it?", "A dot."]
+    again = client.post("/api/conversations", json=body, headers=headers)  # the upload is still there
+    assert again.status_code == 201
+
+
+def test_a_conversation_naming_another_callers_file_is_refused_whole(files_api):
+    app, client, headers = files_api()
+    file = upload(client, headers, {"file": (io.BytesIO(PNG), "dot.png")}).get_json()
+    stranger = bearer(new_token(app, owner="s:stranger"))
+    body = {"messages": [{"role": "user", "content": "see"}, {"role": "user", "content": file}]}
+    refused = client.post("/api/conversations", json=body, headers=stranger)
+    assert refused.status_code == 400
+    error = refused.get_json()["error"]
+    assert (
+        error["param"] == "messages[1].content" and "'dot.png' is not one of your files" in error["message"]
+    )
+    assert app.extensions["webchat"].store.list_conversations("s:stranger") == []
+    gallery = {"component": "gallery", "value": [file]}
+    refused = client.post(
+        "/api/conversations", json={"messages": [{"role": "assistant", "content": gallery}]}, headers=stranger
+    )
+    assert refused.status_code == 400 and refused.get_json()["error"]["param"] == "messages[0].content"
+    assert client.get("/api" + file["url"], headers=stranger).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("files", "status", "says"),
+    [
+        ({}, 400, "incomplete"),  # a multipart body without parts looks like a cut-off one
+        ({"file": [(io.BytesIO(PNG), "a.png"), (io.BytesIO(PNG), "b.png")]}, 400, "exactly one file"),
+        ({"file": (io.BytesIO(PNG), "")}, 400, "exactly one file"),
+        ({"upload": (io.BytesIO(PNG), "a.png")}, 400, "exactly one file"),
+        ({"file": (io.BytesIO(b""), "empty.png")}, 400, "empty (0 bytes)"),
+        ({"file": (io.BytesIO(PNG * 100), "big.png")}, 413, "larger than 1000 bytes"),
+        ({"file": (io.BytesIO(PNG * 2000), "huge.png")}, 413, "The file is larger than 1000 bytes"),
+    ],
+)
+def test_a_bad_upload_is_refused_with_the_reason(files_api, files, status, says):
+    app, client, headers = files_api(max_file_size=1000)
+    refused = upload(client, headers, files)
+    assert refused.status_code == status, refused.get_data(as_text=True)
+    assert says in refused.get_json()["error"]["message"] and refused.get_json()["error"]["param"] == "file"
+    assert list(app.extensions["webchat.uploads"].root.iterdir()) == []
+
+
+def test_uploads_are_refused_when_the_chat_takes_text_only(files_api):
+    _, client, headers = files_api(multimodal=False)
+    refused = upload(client, headers, {"file": (io.BytesIO(PNG), "a.png")})
+    assert refused.status_code == 415 and "text only" in refused.get_json()["error"]["message"]
+    truncated = client.post(
+        "/api/files",
+        data=b'--x\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n\r\nabc',
+        headers={**headers, "Content-Type": "multipart/form-data; boundary=x"},
+    )
+    assert truncated.status_code == 400 and "incomplete" in truncated.get_json()["error"]["message"]

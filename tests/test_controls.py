@@ -246,7 +246,7 @@ def test_import_round_trips_an_export(chat):
         (b"[]", "holds no messages"),
         (b'[{"role": "robot", "content": "x"}]', "message 0: unknown role"),
         (b'[{"role": "user", "content": "ok"}, {"role": "user"}]', "message 1: message is missing 'content'"),
-        (b'[{"role": "user", "content": {"path": "/etc/passwd"}}]', "files cannot be imported"),
+        (b'[{"role": "user", "content": {"path": "/etc/passwd"}}]', "'passwd' is not one of your files"),
         (b"\xff\xfe", "not valid JSON"),
     ],
 )

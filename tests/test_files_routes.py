@@ -8,6 +8,7 @@ import io
 import json
 import re
 import threading
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -569,21 +570,69 @@ def test_hostile_names_are_stored_and_shown_clean(files_app):
     assert "\u202e" not in html and "\x07" not in html and "../" not in html
 
 
-def test_the_api_resolver_gives_back_only_the_owners_stored_file(files_app):
-    from webchat.uploads import UploadError
-    from webchat.web.files import resolve_filedata
+def test_an_exported_conversation_imports_with_its_files(files_app):
+    # Defends against export -> import losing files, or the copy depending on the original.
+    from PIL import Image
 
-    app = files_app()
+    def answer_with_image(message, history):
+        return ["Here:", media.Image(Image.new("RGB", (6, 4), "blue"), alt_text="a blue box")]
+
+    app = files_app(answer_with_image)
     client = app.test_client()
+    first = send(client, "look", [("cat.png", samples.png())])
+    finished(app, first)
+    original = first.headers["HX-Push-Url"].rsplit("/", 1)[1]
+    exported = client.get(f"/c/{original}/export").get_data()
+    token = csrf(client)
+    response = client.post(
+        "/import", data={"file": (io.BytesIO(exported), "conversation.json")}, headers={"X-CSRF-Token": token}
+    )
+    assert response.status_code == 303, response.get_data(as_text=True)
+    copy_id = response.headers["Location"].rsplit("/", 1)[1]
+    store = app.extensions["webchat"].store
+    copied = [m.message.content for m in store.messages(copy_id)]
+    before = [m.message.content for m in store.messages(original)]
+    assert copied[2] == before[2] == "Here:" and copied[1] == before[1] == "look"
+    cat, box = copied[0], copied[3]
+    assert cat["orig_name"] == "cat.png" and cat["url"] != before[0]["url"]
+    assert cat["path"] != before[0]["path"]
+    assert box["component"] == "image" and box["alt_text"] == "a blue box"
+    assert box["value"]["url"] != before[3]["value"]["url"]
+    page = client.get(f"/c/{copy_id}").get_data(as_text=True)
+    assert cat["url"] in page and box["value"]["url"] in page
+    # The original, deleted and purged, takes its own files and leaves the copy's.
+    client.post(f"/c/{original}/delete", headers={**HX, "X-CSRF-Token": token})
+    store.purge_deleted(time.time() + 1)
+    assert app.extensions["webchat.uploads"].remove_orphans() == 2
+    assert client.get(before[0]["url"]).status_code == 404
+    assert client.get(cat["url"]).data == samples.png()
+    assert client.get(box["value"]["url"]).status_code == 200
+
+
+def test_an_import_naming_files_that_are_not_the_users_is_refused_whole(files_app):
+    # Defends against an import reading another session's file, or a server path, by naming it.
+    app = files_app()
+    client, other = app.test_client(), app.test_client()
     turn_id = finished(app, send(client, "", [("cat.png", samples.png())]))
-    [sent] = inputs_of(app, turn_id)
-    with app.test_request_context(base_url="http://localhost/chat/"):
-        file = resolve_filedata(_owner(client), {"url": sent.content["url"], "path": "/etc/passwd"})
-        assert file["path"] == sent.content["path"] and file["url"].startswith("/chat/files/")
-        for owner, value in ((_owner(client), {"path": "/etc/passwd"}), ("s:someone-else", sent.content)):
-            with pytest.raises(UploadError) as caught:
-                resolve_filedata(owner, value)
-            assert caught.value.status == 404
+    [mine] = inputs_of(app, turn_id)
+    store = app.extensions["webchat"].store
+    files_before = sorted(p.name for p in files_root(app).iterdir())
+    for content, named in (
+        (mine.content, "cat.png"),  # another session's file, by its real url and path
+        ({"path": "/etc/passwd"}, "passwd"),
+        ({"path": mine.content["path"], "url": "/files/x/../../etc/passwd"}, "cat.png"),
+    ):
+        body = json.dumps([{"role": "user", "content": "hi"}, {"role": "user", "content": content}])
+        response = other.post(
+            "/import",
+            data={"file": (io.BytesIO(body.encode()), "c.json")},
+            headers={**HX, "X-CSRF-Token": csrf(other)},
+        )
+        text = response.get_data(as_text=True)
+        assert response.status_code == 422
+        assert f"Nothing was imported: message 1: the file &#39;{named}&#39; is not one of your files" in text
+        assert store.list_conversations(_owner(other)) == []
+    assert sorted(p.name for p in files_root(app).iterdir()) == files_before
 
 
 def test_files_of_a_message_refused_by_the_rate_limit_are_not_kept(files_app):

@@ -275,10 +275,28 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["role", "content"],
         "additionalProperties": False,
-        "description": "A message to store; text only (files cannot be posted through the API).",
+        "description": "A message to store: text, one of the caller's files, or a component showing "
+        "them. A file is named by the `url` (or the `path`) this server gave it, from `POST /api/files` "
+        "or a conversation of the caller's; the rest of the FileData is ignored. The new conversation "
+        "gets its own copy of each file.",
         "properties": {
             "role": {"enum": ["user", "assistant", "system"]},
-            "content": {"type": "string"},
+            "content": {
+                "anyOf": [
+                    {"type": "string"},
+                    _ref("FileData"),
+                    {
+                        "type": "object",
+                        "required": ["component", "value"],
+                        "properties": {
+                            "component": {"type": "string", "minLength": 1},
+                            "value": {
+                                "anyOf": [_ref("FileData"), {"type": "array", "items": _ref("FileData")}]
+                            },
+                        },
+                    },
+                ]
+            },
             "metadata": _ref("Metadata"),
             "options": {"type": ["array", "null"], "items": _ref("Option")},
         },
@@ -495,6 +513,38 @@ PATHS: dict[str, Any] = {
                 "404": NOT_FOUND,
             },
         },
+    },
+    "/api/files": {
+        "post": {
+            "operationId": "uploadFile",
+            "summary": "Store one file, to use in conversations posted here",
+            "description": "The page's upload limits and type checks apply; the type is sniffed from the "
+            "bytes. A file no conversation uses within a day is removed. Refused with 415 when the chat "
+            "takes text only.",
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "multipart/form-data": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["file"],
+                            "properties": {"file": {"type": "string", "format": "binary"}},
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "201": {
+                    "description": "The stored file as FileData; its `url` names it in a conversation.",
+                    "headers": {"Location": {"required": True, "schema": {"type": "string"}}},
+                    "content": {JSON: {"schema": _ref("FileData")}},
+                },
+                "400": BAD_REQUEST,
+                "401": UNAUTHORIZED,
+                "413": TOO_LARGE,
+                "415": _error("Files of this type are not taken here, or the chat takes text only."),
+            },
+        }
     },
     "/api/files/{file_id}/{name}": {
         "get": {

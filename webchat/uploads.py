@@ -14,6 +14,7 @@ import dataclasses
 import hashlib
 import logging
 import mimetypes
+import os
 import re
 import secrets
 import shutil
@@ -28,7 +29,7 @@ from typing import IO, Any, Literal, Protocol
 import filetype
 
 from webchat.errors import Error
-from webchat.messages import ChatMessage, FileData, filedata, is_filedata
+from webchat.messages import ChatMessage, FileData, filedata
 from webchat.store.files import FileRecord, FileRecords
 
 log = logging.getLogger("webchat.uploads")
@@ -405,6 +406,19 @@ class Uploads:
         self.discard(doomed)
         return len(doomed)
 
+    def duplicate(self, record: FileRecord) -> FileRecord:
+        """The same file under a new id, not yet recorded (a hard link when the filesystem allows
+        it, so no bytes are copied): deleting the conversation of one leaves the other intact."""
+        file_id = secrets.token_urlsafe(16)
+        folder = self.root / file_id
+        folder.mkdir()
+        source, target = self.path_of(record), folder / record.name
+        try:
+            os.link(source, target)
+        except OSError:  # another filesystem, or links not allowed
+            shutil.copyfile(source, target)
+        return dataclasses.replace(record, id=file_id, conversation_id=None, created_at=time.time())
+
     def link(self, records: Iterable[FileRecord], conversation_id: str) -> None:
         self.records.link((r.id for r in records), conversation_id)
 
@@ -425,22 +439,6 @@ class Uploads:
             if relative.parts and FILE_ID.match(relative.parts[0]):
                 return relative.parts[0]
         return None
-
-    def resolve(self, owner: str, value: object, url_for: UrlFor | None = None) -> FileData:
-        """A FileData dict from a client (the JSON API), as the owner's own stored file.
-
-        The client's ``path``, ``size``, ``mime_type`` are ignored: the result is rebuilt from our
-        record. A dict that names no file of this owner is refused (a 404 to the client).
-        """
-        if not is_filedata(value) and not (isinstance(value, Mapping) and "url" in value):
-            raise UploadError("a file must be a FileData dict with the 'url' of one of your uploads", 422)
-        file_id = self.id_of(value)  # type: ignore[arg-type]
-        record = self.get(owner, file_id) if file_id else None
-        if record is None:
-            raise UploadError(
-                "That file is not one of your uploads: send the 'url' of a file you uploaded here.", 404
-            )
-        return self.filedata(record, url_for(record) if url_for else None)
 
     # Files a chat function answers with
 

@@ -31,6 +31,15 @@ from webchat.openapi import openapi_spec
 from webchat.settings import Settings
 from webchat.store import Conversation, StoredMessage
 from webchat.store.tokens import ApiToken, TokenStore
+from webchat.uploads import UploadError, human_size
+from webchat.web.files import (
+    ImportedFileError,
+    copy_posted_files,
+    file_url,
+    form_is_truncated,
+    save_posted,
+    uploads,
+)
 from webchat.web.services import Services, history_dicts, services
 from webchat.web.session import API_PREFIXES, bearer_token
 
@@ -39,6 +48,7 @@ log = logging.getLogger("webchat.api")
 bp = Blueprint("api", __name__)
 
 MAX_BODY = 32 * 1024 * 1024  # a few inline images in base64, with room to spare
+UPLOAD_FORM_ROOM = 64 * 1024  # a file's multipart headers, around its bytes
 MAX_TITLE = 200
 LIST_LIMIT = 200
 RETRY_BUSY_SECONDS = 2
@@ -105,12 +115,18 @@ def http_error_response(error: HTTPException) -> Response:
     """An HTTP error on an API path (unknown path, wrong method, body too large...) as API JSON."""
     status = error.code or 500
     message = error.description or error.name
-    if status == 413:
+    param = None
+    if status == 413 and request.path == "/api/files":
+        param = "file"
+        message = (
+            f"The file is larger than {human_size(uploads().limits.max_file_size)}, the most one file may be."
+        )
+    elif status == 413:
         message = f"The body is larger than {MAX_BODY // (1024 * 1024)} MB."
     elif status >= 500:
         message = "The server failed while answering. The details are in the server log."
     headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
-    return error_response(status, message, code=_HTTP_CODES.get(status), headers=headers)
+    return error_response(status, message, code=_HTTP_CODES.get(status), param=param, headers=headers)
 
 
 _HTTP_CODES = {
@@ -479,7 +495,9 @@ def list_conversations() -> Any:
 
 @bp.post("/api/conversations")
 def create_conversation() -> Any:
-    """A conversation from messages-format JSON (text messages; files cannot be posted here)."""
+    """A conversation from messages-format JSON. A file is FileData whose ``url`` names one of the
+    caller's files (uploaded with POST /api/files, or from a conversation of theirs); the new
+    conversation gets its own copy. The ``path`` a caller sends is never used."""
     body = json_body()
     if not isinstance(body, Mapping):
         raise ApiError(400, 'The body must be a JSON object, such as {"messages": [...]}.')
@@ -491,11 +509,15 @@ def create_conversation() -> Any:
     title = body.get("title", "")
     if not isinstance(title, str) or len(title) > MAX_TITLE:
         raise ApiError(400, f"'title' must be a string of at most {MAX_TITLE} characters.", param="title")
-    messages = _posted_messages(body.get("messages", []))
+    try:
+        messages, copies = copy_posted_files(caller().owner, _posted_messages(body.get("messages", [])))
+    except ImportedFileError as error:
+        raise ApiError(400, error.message, param=f"messages[{error.index}].content") from None
     app = services()
     conversation = app.store.create_conversation(caller().owner, title)
     for kind, run in _runs(messages):
         app.store.append(conversation.id, run, kind=kind)
+    uploads().link(copies, conversation.id)
     conversation = owned(conversation.id)
     response = jsonify(conversation_detail(conversation, app.store.messages(conversation.id)))
     response.status_code = 201
@@ -516,14 +538,7 @@ def _posted_messages(data: Any) -> list[ChatMessage]:
         raise ApiError(400, f"'messages' is not in messages format: {error}.", param="messages") from None
     limit = services().settings.max_message_chars
     for index, message in enumerate(messages):
-        if not isinstance(message.content, str):
-            # A file's path would come from the caller: it cannot be trusted to name a file of ours.
-            raise ApiError(
-                400,
-                f"message {index}: only text content can be posted; files cannot be sent through this API.",
-                param=f"messages[{index}].content",
-            )
-        if len(message.content) > limit:
+        if isinstance(message.content, str) and len(message.content) > limit:
             raise ApiError(
                 413,
                 f"message {index} is {len(message.content):,} characters long; the limit is {limit:,}.",
@@ -564,14 +579,37 @@ def delete_conversation(conversation_id: str) -> Any:
     return {"id": conversation.id, "object": "conversation.deleted", "deleted": True}
 
 
+@bp.post("/api/files")
+def upload_file() -> Any:
+    """Store one file (the multipart field ``file``) to use in conversations posted here.
+
+    The same limits and type sniffing as the page's uploads apply. A file that no conversation
+    uses within a day is removed, as an upload never sent with a message is.
+    """
+    store = uploads()
+    request.max_content_length = store.limits.max_file_size + UPLOAD_FORM_ROOM
+    if form_is_truncated():
+        raise ApiError(400, "The upload arrived incomplete (cut off); send it again.", param="file")
+    posted = [f for f in request.files.getlist("file") if f.filename]
+    if len(posted) != 1 or set(request.files) - {"file"}:
+        message = "Send exactly one file, as the multipart/form-data field 'file' with a filename."
+        raise ApiError(400, message, param="file")
+    try:
+        [record] = save_posted(caller().owner, posted)
+    except UploadError as error:  # an empty file is a 422 in the page, a 400 here as in OpenAI's API
+        raise ApiError(400 if error.status == 422 else error.status, error.message, param="file") from None
+    response = jsonify(store.filedata(record, file_url(record)))
+    response.status_code = 201
+    response.headers["Location"] = url_for("api.get_file", file_id=record.id, name=record.name)
+    return response
+
+
 @bp.get("/api/files/<file_id>/<name>")
 def get_file(file_id: str, name: str) -> Any:
     """A file of the caller's, named as in a FileData ``url`` (``/files/<id>/<name>``) under ``/api``.
 
     Always a download (``attachment``), with the type sniffed when it was stored.
     """
-    from webchat.web.files import uploads
-
     store = uploads()
     record = store.get(caller().owner, file_id)
     if record is None or record.name != name:

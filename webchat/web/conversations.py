@@ -11,6 +11,8 @@ from flask import Blueprint, Response, abort, redirect, render_template, request
 from flask_htmx import make_response as htmx_response
 
 from webchat.messages import ChatMessage, MessageError, messages_from_list
+from webchat.uploads import UploadError
+from webchat.web.files import copy_posted_files, uploads
 from webchat.web.pages import is_htmx, owned_conversation, render_chat
 from webchat.web.services import history_dicts, services
 from webchat.web.session import current_owner
@@ -91,14 +93,18 @@ def import_conversation() -> Any:
     """Create a conversation from exported JSON; anything invalid is refused whole, with the reason."""
     upload = request.files.get("file")
     raw = upload.read(MAX_IMPORT_BYTES + 1) if upload else request.form.get("json", "").encode()
+    owner = current_owner()
     try:
-        imported = parse_import(raw)
+        imported, copies = copy_posted_files(owner, parse_import(raw))
     except MessageError as error:
         return _import_error(str(error))
+    except UploadError as error:
+        return _import_error(error.message)
     store = services().store
-    conversation = store.create_conversation(current_owner())
+    conversation = store.create_conversation(owner)
     for message in imported:  # each row keeps its place: the user's as input, the rest as replies
         store.append(conversation.id, [message], kind="input" if message.role == "user" else "reply")
+    uploads().link(copies, conversation.id)
     target = url_for("web.conversation", conversation_id=conversation.id)
     if is_htmx():
         return htmx_response("", redirect=target)
@@ -119,13 +125,6 @@ def parse_import(raw: bytes) -> list[ChatMessage]:
     messages = messages_from_list(data)
     if not messages:
         raise MessageError("The file holds no messages.")
-    for index, message in enumerate(messages):
-        if not isinstance(message.content, str):
-            # A file's path comes from the client here: it cannot be trusted to name our upload.
-            raise MessageError(
-                f"message {index}: files cannot be imported; only text messages are (re-attach files in "
-                "the chat)"
-            )
     return messages
 
 

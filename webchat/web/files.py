@@ -8,6 +8,7 @@ included, downloads. Anybody but the owner gets the same 404 as for an id that d
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -150,11 +151,50 @@ def file_messages(records: list[FileRecord]) -> list[ChatMessage]:
     return [ChatMessage(role="user", content=store.filedata(r, file_url(r))) for r in records]
 
 
-def resolve_filedata(owner: str, value: object) -> FileData:
-    """For routes that take messages as JSON: a client's FileData dict as the owner's own stored
-    file, rebuilt from our record (its ``path`` is never used to read anything). Anything else
-    raises UploadError (status 404 for a file that is not the owner's, 422 for a malformed dict)."""
-    return uploads().resolve(owner, value, file_url)
+class ImportedFileError(UploadError):
+    """A file in posted messages that is not one of the owner's; ``index`` is its message's."""
+
+    def __init__(self, index: int, name: str) -> None:
+        super().__init__(
+            f"message {index}: the file {name!r} is not one of your files here (files cannot come from "
+            "another server or session; attach it again in the chat)",
+            400,
+        )
+        self.index = index
+
+
+def copy_posted_files(owner: str, messages: list[ChatMessage]) -> tuple[list[ChatMessage], list[FileRecord]]:
+    """Messages posted as JSON (an import), each FileData in them swapped for a new copy of the
+    owner's stored file it names (found by its ``url``; a client's ``path`` never reads anything).
+    The copies belong to the new conversation alone; link them to it once it is stored. A file
+    that is not the owner's raises ImportedFileError, and no copy is left behind."""
+    store = uploads()
+    copies: list[FileRecord] = []
+
+    def copy(value: FileData, index: int) -> FileData:
+        file_id = store.id_of(value)
+        record = store.get(owner, file_id) if file_id else None
+        if record is None:
+            raise ImportedFileError(index, str(value.get("orig_name") or PurePath(str(value["path"])).name))
+        copies.append(store.duplicate(record))
+        return store.filedata(copies[-1], file_url(copies[-1]))
+
+    result = []
+    try:
+        for index, message in enumerate(messages):
+            content: Any = message.content
+            if isinstance(content, Mapping) and "component" in content:
+                value = content["value"]
+                fresh = [copy(v, index) for v in value] if isinstance(value, list) else copy(value, index)
+                content = {**content, "value": fresh}
+            elif isinstance(content, Mapping):
+                content = copy(content, index)  # type: ignore[arg-type]
+            result.append(dataclasses.replace(message, content=content))
+        store.records.add(*copies)
+    except BaseException:
+        store.discard(copies)
+        raise
+    return result, copies
 
 
 @bp.app_template_global()
