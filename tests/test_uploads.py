@@ -3,10 +3,12 @@ the files a chat function answers with, the media helpers, and images for vision
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
 import shutil
+import threading
 import time
 from pathlib import Path
 
@@ -285,6 +287,25 @@ def test_the_session_total_is_limited(tmp_path: Path, store: Store):
     assert error.status == 413 and "this session's uploads to 2.5 KB; the limit is 2.4 KB" in error.message
     assert uploads.records.total_size(OWNER) == 2000 and len(list(uploads.root.iterdir())) == 1
     assert uploads.save(OTHER, [posted("b.bin", b"b" * 600)])  # another session has its own quota
+
+
+def test_uploads_at_the_same_time_cannot_pass_the_session_total_together(tmp_path: Path, store: Store):
+    # Defends against several tabs (or workers) each seeing room for their files, and all storing them.
+    uploads = make_uploads(tmp_path, store, max_session_size=2500)
+    barrier = threading.Barrier(6)
+
+    def upload(n: int) -> None:
+        barrier.wait()
+        with contextlib.suppress(UploadError):
+            uploads.save(OWNER, [posted(f"{n}.bin", b"x" * 1000)])
+
+    threads = [threading.Thread(target=upload, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    total = uploads.records.total_size(OWNER)
+    assert total <= 2500 and len(list(uploads.root.iterdir())) == total // 1000
 
 
 def test_discarding_removes_the_files(uploads: Uploads):

@@ -340,16 +340,18 @@ class Uploads:
         try:
             for item in posted:
                 saved.append(self._save_one(owner, item))
-            total = self.records.total_size(owner) + sum(r.size for r in saved)
+            # Recorded first, then counted: two uploads at once each see the other's files, so
+            # together they cannot pass the quota (at worst both are refused).
+            self.records.add(*saved)
+            total = self.records.total_size(owner)
             if saved and total > limits.max_session_size:
                 raise UploadError(
                     f"These files would take this session's uploads to {human_size(total)}; the limit "
                     f"is {human_size(limits.max_session_size)}. Send smaller files, or fewer.",
                     413,
                 )
-            self.records.add(*saved)
         except BaseException:
-            self._remove_files(saved)
+            self.discard(saved)
             raise
         return saved
 
