@@ -230,3 +230,24 @@ def test_shown_url_hides_the_password():
     assert shown_url("redis://:pw@host:6379/0") == "redis://:***@host:6379/0"
     assert shown_url("redis://user:pw@host/0") == "redis://user:***@host/0"
     assert shown_url("redis://host:6379/0") == "redis://host:6379/0"
+
+
+def test_the_message_rate_is_one_count_across_workers(redis_server):
+    # Defends against each worker allowing its own N messages a minute (N x workers in all).
+    import redis
+
+    from webchat.limits import RedisWindow
+
+    client = redis.Redis.from_url(redis_server.url, decode_responses=True)
+    worker_a = RedisWindow(client, 3, seconds=0.5, prefix="test:rate:")
+    worker_b = RedisWindow(client, 3, seconds=0.5, prefix="test:rate:")
+    assert [worker_a.hit("s:ann"), worker_b.hit("s:ann"), worker_a.hit("s:ann")] == [0, 0, 0]
+    wait = worker_b.hit("s:ann")
+    assert 0 < wait <= 0.5
+    assert worker_a.hit("s:bob") == 0  # another owner has a count of its own
+    time.sleep(0.6)
+    assert worker_b.hit("s:ann") == 0  # the window slid past the first three
+    assert RedisWindow(client, 0).hit("s:ann") == 0  # 0: no limit
+    dead = RedisWindow(redis.Redis(port=1), 1)
+    assert dead.hit("s:ann") == 0  # Redis gone: let messages through (the hub says it is down)
+    client.close()

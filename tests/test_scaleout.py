@@ -231,6 +231,24 @@ def test_two_instances_never_start_two_replies_in_one_conversation(cluster):
     assert page.count('class="msg user"') == 7 and "hx-ws:connect" not in page
 
 
+def test_the_message_rate_limit_counts_across_instances(cluster):
+    # Defends against each instance allowing its own 20 messages a minute to one session.
+    on_a = PageClient(cluster.a.url)
+    on_b = same_browser(on_a, cluster.b.url)
+    on_a.get("/new")
+    hx = {"HX-Request": "true", "X-CSRF-Token": on_a.csrf}
+    for n in range(20):
+        client = (on_a, on_b)[n % 2]
+        sent = client.request("POST", "/turns", {"text": f"message {n}"}, hx)
+        assert sent.status == 200, (n, sent.text)
+        stop = client.request("POST", f"/turns/{TURN_ID.search(sent.text).group(1)}/stop", {}, hx)
+        assert stop.status == 204
+    for client in (on_a, on_b):
+        refused = client.request("POST", "/turns", {"text": "one too many"}, hx)
+        assert refused.status == 429 and "faster than 20 a minute" in refused.text
+        assert int(refused.headers["Retry-After"]) > 0
+
+
 def test_killing_a_mid_reply_keeps_the_message_and_b_retries_it(cluster):
     _, on_b, turn_id, conversation_id, socket_url = start_turn(cluster, "third")
     with on_b.socket(socket_url, origin=cluster.b.url) as ws:

@@ -18,7 +18,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from webchat import render
 from webchat.chat import ChatFunction
 from webchat.hub import Hub, TurnHub
-from webchat.limits import SlidingWindow, Slots
+from webchat.limits import RateWindow, RedisWindow, SlidingWindow, Slots
 from webchat.paths import STATIC_DIR, TEMPLATES_DIR
 from webchat.settings import Settings
 from webchat.store import Store
@@ -78,7 +78,7 @@ def create_app(
         store=store,
         hub=hub,
         runner=runner,
-        rate=SlidingWindow(settings.messages_per_minute),
+        rate=_rate_window(settings, hub),
         sockets=Slots(settings.max_sockets_per_owner),
         interface=interface
         or Interface(
@@ -111,6 +111,14 @@ def _make_hub(settings: Settings) -> TurnHub:
     from webchat.hub_redis import RedisHub
 
     return RedisHub(settings.redis_url, lease_seconds=settings.runner_lease_seconds)
+
+
+def _rate_window(settings: Settings, hub: TurnHub) -> RateWindow:
+    """Messages per minute per owner: counted in Redis when workers share it, else here."""
+    redis = getattr(hub, "redis", None)
+    if redis is not None:
+        return RedisWindow(redis, settings.messages_per_minute)
+    return SlidingWindow(settings.messages_per_minute)
 
 
 def _reap_abandoned_turns(app: Flask, runner: TurnRunner, settings: Settings) -> None:

@@ -1,17 +1,23 @@
 """Per-owner limits on how fast and how much a session may ask of the model.
 
 They protect the model server (and other users' replies) from one runaway tab or script. The
-counts live in this process; with several workers each enforces its own share.
+message rate is counted in this process, or with ``--redis-url`` in Redis, so that every worker
+and host shares one count per owner. Open sockets are counted per process: each is one.
 """
 
 from __future__ import annotations
 
+import logging
 import math
+import secrets
 import threading
 import time
 from collections import deque
+from typing import Any, Protocol
 
 from werkzeug.exceptions import TooManyRequests
+
+log = logging.getLogger("webchat.limits")
 
 
 class SlidingWindow:
@@ -38,6 +44,53 @@ class SlidingWindow:
             if len(self._events) > 10_000:  # forget idle keys now and then
                 self._events = {k: v for k, v in self._events.items() if v and now - v[-1] < self.seconds}
             return 0.0
+
+
+class RateWindow(Protocol):
+    limit: int
+
+    def hit(self, key: str) -> float:
+        """Record an event; returns 0, or the seconds to wait when the limit is reached."""
+        ...
+
+
+# KEYS: the owner's events. ARGV: window in ms, limit, a unique member. Redis's clock, so that
+# hosts whose clocks differ still share one window. Returns the ms to wait, or 0 (recorded).
+_HIT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local window = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  return math.max(1, window - (now - tonumber(oldest[2])))
+end
+redis.call('ZADD', KEYS[1], now, ARGV[3])
+redis.call('PEXPIRE', KEYS[1], window)
+return 0
+"""
+
+
+class RedisWindow:
+    """SlidingWindow's count kept in Redis: one limit per owner across every worker and host."""
+
+    def __init__(self, redis: Any, limit: int, seconds: float = 60.0, prefix: str = "webchat:rate:") -> None:
+        self.limit = limit
+        self.seconds = seconds
+        self.prefix = prefix
+        self._hit = redis.register_script(_HIT)
+
+    def hit(self, key: str) -> float:
+        if self.limit <= 0:
+            return 0.0
+        try:
+            wait_ms = self._hit(
+                keys=[self.prefix + key], args=[int(self.seconds * 1000), self.limit, secrets.token_hex(8)]
+            )
+        except Exception:  # the hub reports Redis being down; a limit must not stop every message
+            log.exception("could not count messages in Redis; this one is let through")
+            return 0.0
+        return int(wait_ms) / 1000
 
 
 class Slots:
@@ -76,7 +129,7 @@ class TooFast(TooManyRequests):
         return [*super().get_headers(environ, scope), ("Retry-After", str(self.retry_after))]
 
 
-def check_turn_limits(window: SlidingWindow, owner: str, running: int, max_running: int) -> None:
+def check_turn_limits(window: RateWindow, owner: str, running: int, max_running: int) -> None:
     """Raise TooFast when this owner may not start another reply now."""
     if max_running > 0 and running >= max_running:
         raise TooFast(

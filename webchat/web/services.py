@@ -11,7 +11,7 @@ from flask import current_app
 from webchat.feedback import LikeHandler
 from webchat.history import HistoryCache
 from webchat.hub import TurnHub
-from webchat.limits import SlidingWindow, Slots, check_turn_limits
+from webchat.limits import RateWindow, SlidingWindow, Slots, check_turn_limits
 from webchat.messages import ChatMessage
 from webchat.settings import Settings
 from webchat.store import Conversation, Store, StoredMessage, Turn
@@ -51,7 +51,7 @@ class Services:
     # Held while checking that a conversation has no running turn and starting one, so two
     # tabs sending at once cannot start two replies in the same conversation.
     turn_lock: threading.Lock = field(default_factory=threading.Lock)
-    rate: SlidingWindow = field(default_factory=lambda: SlidingWindow(0))
+    rate: RateWindow = field(default_factory=lambda: SlidingWindow(0))
     sockets: Slots = field(default_factory=lambda: Slots(0))
     # Called with a LikeData when a reply is liked or disliked (Gradio's ``chatbot.like``).
     on_like: LikeHandler | None = None
