@@ -29,7 +29,7 @@ from typing import IO, Any, Literal, Protocol
 import filetype
 
 from webchat.errors import Error
-from webchat.messages import ChatMessage, FileData, filedata
+from webchat.messages import ChatMessage, FileData, filedata, is_filedata
 from webchat.store.files import FileRecord, FileRecords
 
 log = logging.getLogger("webchat.uploads")
@@ -441,6 +441,28 @@ class Uploads:
             if relative.parts and FILE_ID.match(relative.parts[0]):
                 return relative.parts[0]
         return None
+
+    def resolve(self, owner: str, value: object, url_for: UrlFor | None = None) -> FileData:
+        """A FileData dict from a client, as the owner's own stored file.
+
+        The client's ``path``, ``size``, ``mime_type`` are ignored: the result is rebuilt from our
+        record. A dict that names no file of this owner is refused (a 404 to the client).
+        """
+        record = self.named_record(owner, value)
+        return self.filedata(record, url_for(record) if url_for else None)
+
+    def named_record(self, owner: str, value: object) -> FileRecord:
+        """The owner's stored file that a client's FileData dict names (by ``id_of``); UploadError
+        (422 for a malformed dict, 404 for anything that is not the owner's file) otherwise."""
+        if not is_filedata(value) and not (isinstance(value, Mapping) and "url" in value):
+            raise UploadError("a file must be a FileData dict with the 'url' of one of your uploads", 422)
+        file_id = self.id_of(value)  # type: ignore[arg-type]
+        record = self.get(owner, file_id) if file_id else None
+        if record is None:
+            raise UploadError(
+                "That file is not one of your uploads: send the 'url' of a file you uploaded here.", 404
+            )
+        return record
 
     # Files a chat function answers with
 

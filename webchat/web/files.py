@@ -172,10 +172,12 @@ def copy_posted_files(owner: str, messages: list[ChatMessage]) -> tuple[list[Cha
     copies: list[FileRecord] = []
 
     def copy(value: FileData, index: int) -> FileData:
-        file_id = store.id_of(value)
-        record = store.get(owner, file_id) if file_id else None
-        if record is None:
-            raise ImportedFileError(index, str(value.get("orig_name") or PurePath(str(value["path"])).name))
+        try:
+            record = store.named_record(owner, value)
+        except UploadError:
+            raise ImportedFileError(
+                index, str(value.get("orig_name") or PurePath(str(value["path"])).name)
+            ) from None
         copies.append(store.duplicate(record))
         return store.filedata(copies[-1], file_url(copies[-1]))
 
