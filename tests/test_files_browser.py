@@ -265,3 +265,62 @@ def test_an_svg_with_script_downloads_and_never_runs(files_server, watched: Page
         except Exception as error:  # Chromium reports a navigation that became a download
             assert "Download is starting" in str(error)
     other.close()
+
+
+def test_undo_puts_the_files_back_in_the_composer_and_send_sends_them_again(files_server, watched: Page):
+    url = files_server()
+    watched.goto(url)
+    with watched.expect_file_chooser() as chooser:
+        watched.locator("label.attach").click()
+    chooser.value.set_files(payload("cat.png", "image/png", samples.png((40, 30))))
+    box = watched.locator("#composer-text")
+    box.fill("what is this?")
+    box.press("Enter")
+    expect(watched.locator(".reply").last).to_contain_text("Got 1 file(s): cat.png")
+    watched.locator(".reply").last.get_by_role("button", name="Undo").click()
+    expect(watched.locator(".msg.user")).to_have_count(0)
+    expect(box).to_have_value("what is this?")
+    chip = watched.locator("#composer-files .attachment.kept")
+    expect(chip).to_have_count(1)
+    expect(chip.locator(".attachment-name")).to_have_text("cat.png")
+    expect(chip.locator(".size")).to_have_text(f"{len(samples.png((40, 30)))} bytes")
+    expect(chip.get_by_role("button", name="Remove cat.png")).to_be_visible()
+    assert chip.locator('input[name="kept_files"]').evaluate("input => input.form.id") == "composer"
+    ARTIFACTS.mkdir(exist_ok=True)
+    watched.locator("#composer").screenshot(path=str(ARTIFACTS / "undo-files.png"))
+    watched.locator("button.send").click()
+    watched.wait_for_function(
+        "() => document.querySelector('.msg.user .file-image img')?.naturalWidth === 40"
+    )
+    expect(watched.locator(".msg.user").last).to_contain_text("what is this?")
+    expect(watched.locator(".reply").last).to_contain_text("Got 1 file(s): cat.png")
+    expect(watched.locator("#composer-files .attachment")).to_have_count(0)
+    expect(box).to_have_value("")
+
+
+def test_a_kept_file_can_be_removed_and_undo_replaces_what_was_attached(files_server, watched: Page):
+    url = files_server(max_files=2)
+    watched.goto(url)
+    watched.locator("#composer-file-input").set_input_files(
+        [payload("a.txt", "text/plain", b"aaa"), payload("b.txt", "text/plain", b"bbb")]
+    )
+    watched.locator("button.send").click()
+    expect(watched.locator(".reply").last).to_contain_text("Got 2 file(s): a.txt, b.txt")
+    # Attached before undo: the undone message's files take its place, as its text takes the box's.
+    watched.locator("#composer-file-input").set_input_files(payload("stray.txt", "text/plain", b"x"))
+    assert attached_names(watched) == ["stray.txt"]
+    watched.locator(".reply").last.get_by_role("button", name="Undo").click()
+    expect(watched.locator("#composer-files .kept")).to_have_count(2)
+    assert attached_names(watched) == ["a.txt", "b.txt"]
+    assert watched.locator("#composer-file-input").evaluate("input => input.files.length") == 0
+    # Kept files count toward the limit here as on the server.
+    watched.locator("#composer-file-input").set_input_files(payload("c.txt", "text/plain", b"ccc"))
+    expect(watched.locator(".composer-error")).to_have_text("At most 2 files can go in one message.")
+    assert attached_names(watched) == ["a.txt", "b.txt"]
+    watched.get_by_role("button", name="Remove a.txt").click()
+    expect(watched.locator('#composer input[name="kept_files"]')).to_have_count(1)
+    watched.locator("#composer-file-input").set_input_files(payload("c.txt", "text/plain", b"ccc"))
+    assert attached_names(watched) == ["b.txt", "c.txt"]
+    watched.locator("button.send").click()
+    expect(watched.locator(".reply").last).to_contain_text("Got 2 file(s): b.txt, c.txt")
+    expect(watched.locator("#composer-files .attachment")).to_have_count(0)

@@ -644,3 +644,215 @@ def test_files_of_a_message_refused_by_the_rate_limit_are_not_kept(files_app):
     second = send(client, "two", [("cat.png", samples.png())], conversation_id=conversation_id)
     assert second.status_code == 429
     assert list(files_root(app).iterdir()) == []
+
+
+# Undo gives a message's files back to the composer
+
+KEPT_CHIP = re.compile(
+    r'<li class="attachment kept"><input type="hidden" name="kept_files" value="([^"]+)">'
+    r'<span class="attachment-name">([^<]+)</span> <span class="size">([^<]+)</span>'
+    r'<button type="button" class="remove-file" aria-label="Remove \2">'
+)
+
+
+def conversation_of(response) -> str:
+    return response.headers["HX-Push-Url"].rsplit("/", 1)[1]
+
+
+def undo(client, turn_id: str, htmx: bool = True):
+    if htmx:
+        return client.post(f"/turns/{turn_id}/undo", headers={**HX, "X-CSRF-Token": csrf(client)})
+    return client.post(f"/turns/{turn_id}/undo", data={"csrf_token": csrf(client)})
+
+
+def stored_of(app, conversation_id: str) -> list[Any]:
+    return [m.message.content for m in app.extensions["webchat"].store.messages(conversation_id)]
+
+
+def undone_with_two_files(app, client) -> tuple[str, list[str], Any]:
+    """Send text + two files, undo it: the conversation, the file ids given back, the answer."""
+    first = send(client, "what are these?", [("cat.png", samples.png()), ("notes.txt", b"some notes")])
+    turn_id = finished(app, first)
+    conversation_id = conversation_of(first)
+    response = undo(client, turn_id)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    ids = [m[0] for m in KEPT_CHIP.findall(response.get_data(as_text=True))]
+    return conversation_id, ids, response
+
+
+def test_undo_gives_back_the_text_and_the_files_which_send_again_as_they_are(files_app):
+    seen = []
+
+    def fn(message, history):
+        seen.append(message)
+        return "ok"
+
+    app = files_app(fn)
+    client = app.test_client()
+    first = send(client, "what are these?", [("cat.png", samples.png()), ("notes.txt", b"some notes")])
+    image, text_file, _ = sent = inputs_of(app, finished(app, first))
+    conversation_id = conversation_of(first)
+    response = undo(client, TURN_ID.search(first.get_data(as_text=True)).group(1))
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and response.headers["HX-Retarget"] == "#messages"
+    assert "what are these?</textarea>" in html
+    chips = KEPT_CHIP.findall(html)
+    assert chips == [
+        (Path(image.content["path"]).parent.name, "cat.png", f"{len(samples.png())} bytes"),
+        (Path(text_file.content["path"]).parent.name, "notes.txt", "10 bytes"),
+    ]
+    assert re.search(r'<ul id="composer-files" class="attachments" [^>]*hx-swap-oob="true">', html)
+    assert stored_of(app, conversation_id) == []
+
+    again = send(client, "what are these?", conversation_id=conversation_id, kept_files=[c[0] for c in chips])
+    resent = inputs_of(app, finished(app, again))
+    assert [m.content for m in resent] == [m.content for m in sent]  # the same FileData: path and url
+    assert (
+        seen[1]
+        == seen[0]
+        == {
+            "text": "what are these?",
+            "files": [image.content["path"], text_file.content["path"]],
+        }
+    )
+    assert len(list(files_root(app).iterdir())) == 2  # no copies
+    served = client.get(image.content["url"])
+    assert served.status_code == 200 and served.data == samples.png()
+    assert client.get(f"/c/{conversation_id}").get_data(as_text=True).count('<img src="/files/') == 1
+
+
+def test_kept_files_come_before_new_ones_and_an_undo_without_files_empties_the_list(files_app):
+    app = files_app()
+    client = app.test_client()
+    conversation_id, ids, _ = undone_with_two_files(app, client)
+    response = send(
+        client, "", [("more.txt", b"more")], conversation_id=conversation_id, kept_files=[ids[1], ids[0]]
+    )
+    turn_id = finished(app, response)
+    names = [m.content["orig_name"] for m in inputs_of(app, turn_id)]
+    assert names == ["notes.txt", "cat.png", "more.txt"]
+    assert len(list(files_root(app).iterdir())) == 3
+    html = undo(client, turn_id).get_data(as_text=True)
+    assert [c[1] for c in KEPT_CHIP.findall(html)] == ["notes.txt", "cat.png", "more.txt"]
+    text_only = send(client, "just words", conversation_id=conversation_id)
+    html = undo(client, finished(app, text_only)).get_data(as_text=True)
+    assert (
+        '<ul id="composer-files" class="attachments" aria-label="Attached files" hx-swap-oob="true"></ul>'
+        in html
+    )
+
+
+def test_without_javascript_undo_draws_the_files_in_the_composer_form_and_they_send_again(files_app):
+    app = files_app()
+    client = app.test_client()
+    first = send(client, "look", [("cat.png", samples.png())])
+    turn_id = finished(app, first)
+    page = undo(client, turn_id, htmx=False)
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    composer = re.search(r'<form id="composer".*?</form>', html, re.S).group(0)
+    [(file_id, name, _)] = KEPT_CHIP.findall(composer)
+    assert name == "cat.png" and ">look</textarea>" in composer and "hx-swap-oob" not in composer
+    response = client.post(
+        "/turns",
+        data={
+            "csrf_token": csrf(client),
+            "text": "look",
+            "conversation_id": conversation_of(first),
+            "kept_files": file_id,
+        },
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 303
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert re.search(rf'<img src="/files/{file_id}/cat\.png"', page)
+
+
+def _other_sessions_file(app) -> str:
+    other = app.test_client()
+    response = send(other, "mine", [("secret.txt", b"not yours")])
+    finished(app, response)
+    return FILE_URL.search(response.get_data(as_text=True)).group(1).split("/")[2]
+
+
+def _other_conversations_file(app, client) -> str:
+    response = send(client, "elsewhere", [("other.txt", b"other chat")])
+    finished(app, response)
+    return FILE_URL.search(response.get_data(as_text=True)).group(1).split("/")[2]
+
+
+@pytest.mark.parametrize(
+    ("forged", "status", "words"),
+    [
+        (
+            "another session's",
+            422,
+            "One of the attached files is no longer available; remove it and send again.",
+        ),
+        ("another conversation's", 422, "One of the attached files is no longer available"),
+        ("made up", 422, "One of the attached files is no longer available"),
+        ("../../etc/passwd", 422, "One of the attached files is no longer available"),
+        ("gone from disk", 422, "One of the attached files is no longer available"),
+        ("too many", 413, "You attached 3 files; at most 2 can go in one message. Remove some"),
+    ],
+)
+def test_kept_files_that_cannot_be_sent_are_refused_and_nothing_is_stored(files_app, forged, status, words):
+    app = files_app(max_files=2)
+    client = app.test_client()
+    conversation_id, ids, _ = undone_with_two_files(app, client)
+    new: list[tuple[str, bytes]] = []
+    kept = [ids[0]]
+    if forged == "another session's":
+        kept.append(_other_sessions_file(app))
+    elif forged == "another conversation's":
+        kept.append(_other_conversations_file(app, client))
+    elif forged == "made up":
+        kept.append("A" * 22)
+    elif forged == "../../etc/passwd":
+        kept.append(forged)
+    elif forged == "gone from disk":
+        kept.append(ids[1])
+        (files_root(app) / ids[1] / "notes.txt").unlink()
+    else:
+        kept.append(ids[1])
+        new.append(("third.txt", b"3"))
+    files_before = sorted(p.name for p in files_root(app).iterdir())
+    response = send(client, "keep my words", new, conversation_id=conversation_id, kept_files=kept)
+    refused(response, status, words)
+    assert stored_of(app, conversation_id) == []
+    assert sorted(p.name for p in files_root(app).iterdir()) == files_before  # none added, none removed
+    assert client.get(f"/files/{ids[0]}/cat.png").status_code == 200  # the kept file stays the user's
+    # Without JavaScript the page comes back with the text and the files that can still go.
+    page = client.post(
+        "/turns",
+        data={
+            "csrf_token": csrf(client),
+            "text": "keep my words",
+            "conversation_id": conversation_id,
+            "kept_files": kept,
+            "files": [(io.BytesIO(content), name) for name, content in new],
+        },
+        content_type="multipart/form-data",
+    )
+    html = page.get_data(as_text=True)
+    assert page.status_code == status and words in html.replace("&#39;", "'")
+    composer = re.search(r'<form id="composer".*?</form>', html, re.S).group(0)
+    assert ">keep my words</textarea>" in composer
+    assert KEPT_CHIP.findall(composer)[0][0] == ids[0]
+    assert forged == "too many" or len(KEPT_CHIP.findall(composer)) == 1
+    assert stored_of(app, conversation_id) == []
+
+
+def test_kept_files_are_not_taken_in_a_new_chat_nor_in_a_chat_of_text(files_app, tmp_path: Path):
+    app = files_app()
+    client = app.test_client()
+    _, ids, _ = undone_with_two_files(app, client)
+    refused(send(client, "hi", kept_files=ids[:1]), 422, "One of the attached files is no longer available")
+    text_only = files_app(multimodal=False)
+    client = text_only.test_client()
+    response = send(client, "words only")
+    html = undo(client, finished(text_only, response)).get_data(as_text=True)
+    assert "words only</textarea>" in html and "composer-files" not in html and "kept_files" not in html
+    refused(
+        send(client, "hi", conversation_id=conversation_of(response), kept_files=["A" * 22]), 415, "text only"
+    )

@@ -2,10 +2,14 @@
 // the composer and pasting an image. The file input itself holds the files, so the form sends
 // them as it is, with htmx or without; this script only edits its list and shows it, with a
 // remove button for each. Limits are checked here for a quick answer; the server checks again.
+// Files undo gave back are drawn by the server first in the list ("kept", each with a hidden
+// kept_files input that sends it again); removing one removes its input.
 (() => {
   "use strict";
   const $ = (id) => document.getElementById(id);
   let attached = []; // the files to send, in order (the input's FileList mirrors it)
+  let shownIn = null; // the list they are shown in (undo replaces it)
+  const kept = () => [...($("composer-files")?.querySelectorAll(":scope > .kept") || [])];
 
   // As the server words sizes: "1023 bytes", "1.5 KB", "25 MB".
   const size = (n) => {
@@ -32,7 +36,9 @@
     const transfer = new DataTransfer();
     attached.forEach((file) => transfer.items.add(file));
     input.files = transfer.files;
+    shownIn = list;
     list.replaceChildren(
+      ...kept(),
       ...attached.map((file, index) => {
         const item = document.createElement("li");
         item.className = "attachment";
@@ -66,7 +72,7 @@
         problems.push(`${file.name} is larger than ${size(maxSize)}, the most one file may be.`);
       } else if (file.size === 0) {
         problems.push(`${file.name} is empty (0 bytes).`);
-      } else if (attached.length >= maxFiles) {
+      } else if (kept().length + attached.length >= maxFiles) {
         problems.push(`At most ${maxFiles} files can go in one message.`);
         break;
       } else {
@@ -86,9 +92,11 @@
   });
 
   document.addEventListener("click", (event) => {
-    const button = event.target.closest(".remove-file");
+    const button = event.target.closest("#composer-files .remove-file");
     if (!button) return;
-    attached.splice(Number(button.dataset.index), 1);
+    const keptItem = button.closest(".kept");
+    if (keptItem) keptItem.remove(); // with its hidden input: that file is not sent again
+    else attached.splice(Number(button.dataset.index), 1);
     show();
     say("");
     $("composer-text")?.focus();
@@ -129,9 +137,17 @@
     if (event.target.id !== "composer") return;
     const response = event.detail.ctx.response;
     if (response && response.status < 400) {
+      kept().forEach((item) => item.remove());
       attached = [];
       show();
     }
+  });
+
+  // Undo put a message back in the composer: its files replace the ones attached before.
+  document.addEventListener("htmx:after:swap", () => {
+    if (!shownIn || shownIn === $("composer-files")) return;
+    attached = [];
+    show();
   });
 
   // A proxy's own "413 Request Entity Too Large" page (nginx's client_max_body_size) is not for

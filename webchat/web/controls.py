@@ -3,6 +3,7 @@ reply, clear the conversation. Each answers with the re-rendered part of the pag
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from flask import Blueprint, abort, render_template, request
@@ -11,6 +12,8 @@ from flask_htmx import make_response as htmx_response
 from webchat.feedback import LikeData
 from webchat.messages import ChatMessage
 from webchat.store import Conversation, StoredMessage, TurnBusy
+from webchat.store.files import FileRecord
+from webchat.web import files as web_files
 from webchat.web.pages import (
     composer_error,
     is_htmx,
@@ -20,13 +23,17 @@ from webchat.web.pages import (
     render_chat,
 )
 from webchat.web.services import services
+from webchat.web.session import current_owner
 from webchat.web.views import blocks
 
 bp = Blueprint("controls", __name__)
 
 
-def render_messages(conversation: Conversation, *, composer_text: str | None = None) -> Any:
-    """The conversation's messages (the inside of #messages); optionally refill the composer."""
+def render_messages(
+    conversation: Conversation, *, composer_text: str | None = None, composer_files: Sequence[FileRecord] = ()
+) -> Any:
+    """The conversation's messages (the inside of #messages); optionally refill the composer: its
+    text, and in a chat that takes files, its attachments (``composer_files``, sent again)."""
     store = services().store
     running = store.running_turn(conversation.id)
     stored, earlier = page_of_messages(conversation.id)
@@ -40,6 +47,8 @@ def render_messages(conversation: Conversation, *, composer_text: str | None = N
     )
     if composer_text is not None:
         html += render_template("partials/composer_text.html", text=composer_text)
+        if services().interface.multimodal:
+            html += render_template("partials/composer_files.html", kept=composer_files, oob=True)
     return htmx_response(html, retarget="#messages", reswap="innerHTML")
 
 
@@ -81,7 +90,8 @@ def messages(conversation_id: str) -> Any:
 
 @bp.post("/turns/<turn_id>/undo")
 def undo(turn_id: str) -> Any:
-    """Remove the last turn and give its text back to the composer."""
+    """Remove the last turn and give its text and files back to the composer (as Gradio's
+    MultimodalTextbox does): they replace what the composer held, and send again from there."""
     app = services()
     turn = owned_turn(turn_id)
     conversation = owned_conversation(turn.conversation_id)
@@ -92,9 +102,14 @@ def undo(turn_id: str) -> Any:
         app.runner.stop(turn.id)
         inputs = app.store.remove_turn(app.store.get_turn(turn.id) or turn, "undone")
     text = next((m.message.content for m in inputs if isinstance(m.message.content, str)), "")
+    files = (
+        web_files.sent_files(current_owner(), conversation.id, [m.message for m in inputs])
+        if app.interface.multimodal
+        else []
+    )
     if not is_htmx():
-        return render_chat(conversation, text=text)
-    return render_messages(conversation, composer_text=text)
+        return render_chat(conversation, text=text, kept=files)
+    return render_messages(conversation, composer_text=text, composer_files=files)
 
 
 @bp.get("/messages/<int:message_id>/edit")

@@ -199,6 +199,80 @@ def copy_posted_files(owner: str, messages: list[ChatMessage]) -> tuple[list[Cha
     return result, copies
 
 
+KEPT_GONE = "One of the attached files is no longer available; remove it and send again."
+
+
+def sent_files(owner: str, conversation_id: str, messages: list[ChatMessage]) -> list[FileRecord]:
+    """The stored files a message of the owner's conversation carried (its FileData contents, in
+    order), for undo to give back to the composer; a file that could not be sent again is left out."""
+    store = uploads()
+    records = []
+    for message in messages:
+        content = message.content
+        if not isinstance(content, Mapping) or "component" in content:
+            continue
+        file_id = store.id_of(content)
+        record = _keepable(store, owner, conversation_id, file_id) if file_id else None
+        if record is not None and record not in records:
+            records.append(record)
+    return records
+
+
+def kept_files(
+    owner: str, conversation_id: str | None, ids: list[str], *, adding: int = 0
+) -> list[FileRecord]:
+    """The files a message sends again from the composer (``kept_files``: the ids undo gave back),
+    in order. Each must be the owner's, in this conversation (a file shared with another one would
+    go when that one is deleted) and still on disk; UploadError if one is not, or if with the
+    ``adding`` new files the message would carry more than allowed. Nothing is stored or removed."""
+    ids = list(dict.fromkeys(ids))
+    if not ids:
+        return []
+    if not current_app.extensions["webchat"].interface.multimodal:
+        raise UploadError("This chat takes text only. Remove the files and send again.", 415)
+    store = uploads()
+    total = len(ids) + adding
+    if total > store.limits.max_files:
+        raise UploadError(
+            f"You attached {total} files; at most {store.limits.max_files} can go in one message. "
+            "Remove some and send again.",
+            413,
+        )
+    if conversation_id is None:  # a new chat has no files yet
+        raise UploadError(KEPT_GONE, 422)
+    records = []
+    for file_id in ids:
+        record = _keepable(store, owner, conversation_id, file_id)
+        if record is None:
+            raise UploadError(KEPT_GONE, 422)
+        records.append(record)
+    return records
+
+
+def still_kept(owner: str, conversation_id: str | None, ids: list[str]) -> list[FileRecord]:
+    """Of the files a refused message kept, those it may send again: the page drawn without
+    JavaScript shows them in the composer once more (the others are left out)."""
+    if conversation_id is None or not current_app.extensions["webchat"].interface.multimodal:
+        return []
+    store = uploads()
+    found = (
+        _keepable(store, owner, conversation_id, i)
+        for i in list(dict.fromkeys(ids))[: store.limits.max_files]
+    )
+    return [r for r in found if r is not None]
+
+
+def _keepable(store: Uploads, owner: str, conversation_id: str, file_id: str) -> FileRecord | None:
+    """The owner's file in that conversation, as a regular file in our files folder."""
+    record = store.get(owner, file_id)
+    if record is None or record.conversation_id != conversation_id:
+        return None
+    path = store.path_of(record)
+    if path.is_symlink() or not path.resolve().is_relative_to(store.root):
+        return None
+    return record
+
+
 @bp.app_template_global()
 def too_large_message() -> str:
     limits = uploads().limits

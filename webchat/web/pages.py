@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from flask import Blueprint, Response, abort, redirect, render_template, request, send_file, url_for
@@ -11,6 +12,7 @@ from webchat.components import InputError
 from webchat.interface import read_inputs
 from webchat.messages import ChatMessage
 from webchat.store import Conversation, StoredMessage, Turn, TurnBusy
+from webchat.store.files import FileRecord
 from webchat.uploads import UploadError
 from webchat.web import files as web_files
 from webchat.web.services import history_dicts, message_for, services
@@ -58,12 +60,14 @@ def render_chat(
     *,
     error: str | None = None,
     text: str = "",
+    kept: Sequence[FileRecord] = (),
     status: int = 200,
     conversations: list[Conversation] | None = None,
     query: str = "",
     deleted: Conversation | None = None,
 ) -> tuple[str, int]:
-    """The whole page; ``conversations``/``query`` for a search, ``deleted`` to offer an undo."""
+    """The whole page; ``conversations``/``query`` for a search, ``deleted`` to offer an undo,
+    ``text`` and ``kept`` (files to send again) to fill the composer with."""
     store, hub = services().store, services().hub
     stored, earlier = page_of_messages(conversation.id) if conversation else ([], None)
     running = store.running_turn(conversation.id) if conversation else None
@@ -79,6 +83,7 @@ def render_chat(
         snapshot=hub.get(running.id) if running else None,
         error=error,
         text=text,
+        kept=kept,
     )
     return html, status
 
@@ -122,11 +127,19 @@ def interface_css() -> Any:
 
 
 def composer_error(message: str, status: int, conversation: Conversation | None, text: str) -> Any:
-    """Say what is wrong next to the composer; the user's text stays where it is."""
+    """Say what is wrong next to the composer; the user's text stays where it is, and so do the
+    files it kept (drawn again, without JavaScript, those still available)."""
     if is_htmx():
         html = render_template("partials/composer_status.html", error=message)
         return htmx_response(html, retarget="#composer-status", reswap="innerHTML"), status
-    return render_chat(conversation, error=message, text=text, status=status)
+    # (A body over the size limit has no form to read: no conversation is named then.)
+    kept = web_files.still_kept(current_owner(), conversation.id, kept_files()) if conversation else []
+    return render_chat(conversation, error=message, text=text, kept=kept, status=status)
+
+
+def kept_files() -> list[str]:
+    """The ids of the files undo gave back to the composer, posted to send again (not trusted)."""
+    return request.form.getlist("kept_files")
 
 
 @bp.post("/turns")
@@ -145,7 +158,8 @@ def create_turn() -> Any:
     conversation_id = request.form.get("conversation_id") or None
     conversation = owned_conversation(conversation_id) if conversation_id else None
     posted = web_files.posted_files()
-    if not text.strip() and not posted:
+    kept_ids = kept_files()
+    if not text.strip() and not posted and not kept_ids:
         return composer_error("Type a message first.", 422, conversation, text)
     if len(text) > app.settings.max_message_chars:
         return composer_error(
@@ -160,6 +174,11 @@ def create_turn() -> Any:
     except InputError as error:
         return composer_error(str(error), 422, conversation, text)
     try:
+        # Kept files are already stored (never trusted: each must be the owner's, in this
+        # conversation); they come first and count toward the limit with the new ones.
+        kept = web_files.kept_files(
+            owner, conversation.id if conversation else None, kept_ids, adding=len(posted)
+        )
         saved = web_files.save_posted(owner, posted)  # outside the lock: writing files takes a while
     except UploadError as error:
         return composer_error(error.message, error.status, conversation, text)
@@ -171,7 +190,7 @@ def create_turn() -> Any:
                 raise TurnBusy()
             conversation = conversation or app.store.create_conversation(owner)
             # Gradio's order: one message per file, then the text (a message may be files only).
-            sent = web_files.file_messages(saved)
+            sent = web_files.file_messages(kept + saved)
             if text.strip():
                 sent.append(ChatMessage(role="user", content=text))
             turn, inputs = app.begin_turn(conversation, sent, extra)
