@@ -77,13 +77,16 @@ def test_new_messages_are_read_and_old_ones_are_not_read_again(store, monkeypatc
     assert read_after[0] > 0  # only what came after the messages it had
 
 
+@pytest.mark.parametrize("prepared", [False, True])
 @pytest.mark.parametrize("change", ["undo", "retry", "clear", "edit"])
-def test_removed_or_replaced_messages_are_never_served_stale(store, change):
+def test_removed_or_replaced_messages_are_never_served_stale(store, change, prepared):
     c = store.create_conversation("s:x")
     exchange(store, c.id, "q1", ChatMessage(content="a1"))
     last = exchange(store, c.id, "q2", ChatMessage(content="a2"))
-    cache = HistoryCache(store)
+    cache = HistoryCache(store, prepare_from=0)
     cache.load(c.id)
+    if prepared:
+        cache.prepare(c.id)  # copies made after the last reply must not outlive what they copied
     time.sleep(0.01)  # the replacements get a later creation time, as in real use
     if change == "undo":
         store.remove_turn(last)
@@ -110,6 +113,69 @@ def test_a_chat_function_editing_its_history_changes_nothing_for_the_next_turn(s
     first[1]["metadata"]["title"] = "changed"
     first.append({"role": "user", "content": "added"})
     assert cache.load(c.id) == reference(store, c.id)
+
+
+def test_copies_made_after_a_reply_are_handed_out_once(store):
+    # Defends against two turns sharing history dicts (one chat function's edit showing in another).
+    c = store.create_conversation("s:x")
+    exchange(store, c.id, "q1", ChatMessage(content="a1", metadata={"title": "t"}))
+    cache = HistoryCache(store, prepare_from=0)
+    cache.load(c.id)
+    cache.prepare(c.id)
+    exchange(store, c.id, "q2", ChatMessage(content="a2"))  # what came after the copies were made
+    first, second = cache.load(c.id), cache.load(c.id)
+    assert first == second == reference(store, c.id)
+    assert all(a is not b and a["metadata"] is not b["metadata"] for a, b in zip(first, second, strict=True))
+    first[0]["content"] = "changed"
+    first[1]["metadata"]["title"] = "changed"
+    assert second == cache.load(c.id) == reference(store, c.id)
+
+
+def test_a_finished_turn_prepares_the_next_ones_history(tmp_path):
+    # Defends against the copies for the next reply never being made (its start then copies all).
+    from conftest import csrf_of, settings_for
+
+    from webchat.app import create_app
+
+    app = create_app(settings_for(tmp_path), lambda message, history: f"{len(history)} before")
+    services = app.extensions["webchat"]
+    services.histories = HistoryCache(services.store, prepare_from=1)
+    client = app.test_client()
+    token = csrf_of(client)
+    sent = client.post("/turns", data={"text": "hi"}, headers={"HX-Request": "true", "X-CSRF-Token": token})
+    conversation_id = sent.headers["HX-Push-Url"].rsplit("/", 1)[1]
+    histories = services.histories
+    deadline = time.monotonic() + 10
+    while not ((entry := histories._entries.get(conversation_id)) and entry.spare):
+        assert time.monotonic() < deadline, "no copies were made after the reply"
+        time.sleep(0.02)
+    assert [m["content"] for m in entry.spare] == ["hi", "0 before"]
+    again = client.post(
+        "/turns",
+        data={"text": "more", "conversation_id": conversation_id},
+        headers={"HX-Request": "true", "X-CSRF-Token": token},
+    )
+    assert again.status_code == 200
+    deadline = time.monotonic() + 10
+    while [m.message.content for m in app.extensions["webchat"].store.messages(conversation_id)][-1:] != [
+        "2 before"
+    ]:
+        assert time.monotonic() < deadline, "the second reply did not see the first exchange"
+        time.sleep(0.02)
+
+
+def test_a_short_conversation_is_not_prepared(store):
+    c = store.create_conversation("s:x")
+    exchange(store, c.id, "q1", ChatMessage(content="a1"))
+    cache = HistoryCache(store, prepare_from=3)
+    cache.prepare(c.id)  # unknown here yet: nothing to do
+    cache.load(c.id)
+    cache.prepare(c.id)
+    assert cache._entries[c.id].spare is None
+    exchange(store, c.id, "q2", ChatMessage(content="a2"))
+    cache.load(c.id)
+    cache.prepare(c.id)
+    assert len(cache._entries[c.id].spare) == 4
 
 
 def test_the_cache_keeps_a_bounded_number_of_messages(store):

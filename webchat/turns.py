@@ -40,6 +40,16 @@ def start_background(target: Callable[..., None], args: tuple[Any, ...], name: s
     threading.Thread(target=target, args=args, name=name, daemon=True).start()
 
 
+def _logged(task: Callable[[], None], turn_id: str) -> Callable[[], None]:
+    def run() -> None:
+        try:
+            task()
+        except Exception:
+            log.exception("after turn %s", turn_id)
+
+    return run
+
+
 class TurnRunner:
     def __init__(self, store: Store, hub: TurnHub, chat_fn: ChatFunction, *, server_name: str) -> None:
         self.store = store
@@ -51,12 +61,21 @@ class TurnRunner:
         self.reply_files: Callable[[Turn], Callable[[Reply], Reply]] | None = None
         self._reaper_pid = 0
 
-    def start(self, turn: Turn, message: Any, history: History, extra: tuple[Any, ...] = ()) -> None:
+    def start(
+        self,
+        turn: Turn,
+        message: Any,
+        history: History,
+        extra: tuple[Any, ...] = (),
+        *,
+        after: Callable[[], None] | None = None,
+    ) -> None:
         """Produce the turn's reply in the background. ``history`` may be a function that reads
-        it: it is then called by the runner, so the request that started the turn need not wait."""
+        it: it is then called by the runner, so the request that started the turn need not wait.
+        ``after`` runs in the background once the reply has ended and been stored."""
         self.hub.open(turn)
         keep_files = self.reply_files(turn) if self.reply_files else None
-        start_background(self._run, (turn, message, history, extra, keep_files), f"turn-{turn.id}")
+        start_background(self._run, (turn, message, history, extra, keep_files, after), f"turn-{turn.id}")
 
     def stop(self, turn_id: str) -> bool:
         """End a running turn now, keeping what it has produced; False if it had already ended."""
@@ -69,6 +88,21 @@ class TurnRunner:
         history: History,
         extra: tuple[Any, ...],
         keep_files: Callable[[Reply], Reply] | None = None,
+        after: Callable[[], None] | None = None,
+    ) -> None:
+        try:
+            self._produce(turn, message, history, extra, keep_files)
+        finally:
+            if after is not None:  # behind the sockets the end of the reply woke (gevent)
+                start_background(_logged(after, turn.id), (), f"after-turn-{turn.id}")
+
+    def _produce(
+        self,
+        turn: Turn,
+        message: Any,
+        history: History,
+        extra: tuple[Any, ...],
+        keep_files: Callable[[Reply], Reply] | None,
     ) -> None:
         try:
             if callable(history):

@@ -91,7 +91,13 @@ class Services:
             # Read by the runner, not here: the POST answers at once however long the conversation.
             return histories.load(conversation.id, before_id=before)
 
-        self.runner.start(turn, message_for(stored, self.interface.multimodal), history, extra)
+        self.runner.start(
+            turn,
+            message_for(stored, self.interface.multimodal),
+            history,
+            extra,
+            after=lambda: histories.prepare(conversation.id),  # the next reply's history, copied now
+        )
         return turn, stored
 
 
