@@ -277,3 +277,27 @@ def test_scripts_and_styles_are_served_gzipped_when_asked(make_app):
     assert packed.headers["ETag"] != plain.headers["ETag"]
     image = client.get("/static/favicon.svg", headers={"Accept-Encoding": "gzip"})
     assert image.status_code == 200
+
+
+def test_pages_and_partials_are_served_gzipped_when_asked(make_app):
+    import gzip
+
+    app = make_app(lambda message, history: "reply")
+    client = app.test_client()
+    token = csrf_of(client)
+    gz = {"Accept-Encoding": "gzip, deflate, br"}
+    page = client.get("/", headers=gz)
+    assert page.headers["Content-Encoding"] == "gzip" and "Accept-Encoding" in page.headers["Vary"]
+    html = gzip.decompress(page.data).decode()
+    assert html.startswith("<!doctype html>") and "</html>" in html
+    assert len(page.data) < len(html) / 2
+    assert "Content-Encoding" not in client.get("/").headers  # not asked for
+    sent = client.post(
+        "/turns", data={"text": "hi"}, headers={**gz, "HX-Request": "true", "X-CSRF-Token": token}
+    )
+    assert (
+        sent.headers["Content-Encoding"] == "gzip"
+        and 'class="msg user"' in gzip.decompress(sent.data).decode()
+    )
+    small = client.get("/search?q=nothing-matches", headers={**gz, "HX-Request": "true"})
+    assert small.status_code == 200 and "Content-Encoding" not in small.headers  # too small to gain

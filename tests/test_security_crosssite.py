@@ -70,6 +70,37 @@ def test_a_token_from_another_session_does_not_work(make_app):
     assert victim.post("/turns", data={"text": "x"}, headers={"X-CSRF-Token": stolen}).status_code == 403
 
 
+def test_pages_carry_the_token_masked_differently_each_time(make_app):
+    # Defends against BREACH: gzipped pages that reflect a search would let a foreign page guess
+    # a token that appears the same in every response, byte by byte, from the sizes.
+    app = make_app(lambda message, history: "reply")
+    client = app.test_client()
+    secret = csrf_of(client)
+    pages = [client.get("/search?q=csrf").get_data(as_text=True) for _ in range(3)] + [
+        client.get("/").get_data(as_text=True)
+    ]
+    masked = [re.findall(r'(?:content|value)="([A-Za-z0-9_=-]{80,})"', page) for page in pages]
+    assert all(tokens and len(set(tokens)) == 1 for tokens in masked)  # one mask per response
+    assert len({tokens[0] for tokens in masked}) == 4 and all(secret not in page for page in pages)
+    hx = {"HX-Request": "true"}
+    for tokens in masked:
+        assert (
+            client.post("/turns", data={"text": "hi"}, headers={**hx, "X-CSRF-Token": tokens[0]}).status_code
+            == 200
+        )
+    tampered = masked[0][0][:-6] + ("AAAAAA" if not masked[0][0].endswith("AAAAAA") else "BBBBBB")
+    for bad in (tampered, masked[0][0][:-4], "", "x" * 116, secret[:-1]):
+        assert (
+            client.post("/turns", data={"text": "hi"}, headers={**hx, "X-CSRF-Token": bad}).status_code == 403
+        )
+    other = app.test_client()
+    csrf_of(other)
+    assert (
+        other.post("/turns", data={"text": "hi"}, headers={**hx, "X-CSRF-Token": masked[0][0]}).status_code
+        == 403
+    )
+
+
 def test_no_cors_headers(make_app):
     # Defends against other sites reading our responses with the user's cookies.
     client = make_app().test_client()

@@ -6,6 +6,7 @@ everything it owns lives server-side under that id.
 
 from __future__ import annotations
 
+import base64
 import hmac
 import secrets
 from urllib.parse import urlsplit
@@ -52,6 +53,7 @@ def signed_out() -> bool:
 def rotate_session() -> None:
     """A new session id and CSRF token (at sign-in and sign-out): an earlier cookie is worth nothing."""
     session.clear()
+    g.pop("csrf_masked", None)
     _ensure_session()
 
 
@@ -64,8 +66,42 @@ class SessionInterface(SecureCookieSessionInterface):
 
 
 def csrf_token() -> str:
+    """The session's CSRF token as this response carries it: masked with a random pad, once per
+    response. Pages are gzipped (by webchat or nginx) and some reflect what was asked (a search);
+    a token whose bytes differ in every response gives a compression-length attack (BREACH)
+    nothing to find."""
     _ensure_session()
-    return session["csrf"]
+    if "csrf_masked" not in g:
+        secret = _b64decode(session["csrf"])
+        pad = secrets.token_bytes(len(secret))
+        g.csrf_masked = _b64encode(pad + _xor(pad, secret))
+    return g.csrf_masked
+
+
+def _unmasked(sent: str) -> str:
+    """The token a masked one stands for; anything else as it came (the raw token, from a program
+    that read the cookie's session, is as good: it is what the mask hides)."""
+    raw = _b64decode(sent)
+    half = len(raw) // 2
+    if not raw or len(raw) != 2 * half:
+        return sent
+    return _b64encode(_xor(raw[:half], raw[half:]))
+
+
+def _xor(a: bytes, b: bytes) -> bytes:
+    return bytes(x ^ y for x, y in zip(a, b, strict=True))
+
+
+def _b64encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _b64decode(text: str) -> bytes:
+    """URL-safe base64 without padding (as ``secrets.token_urlsafe`` makes); b"" if it is not."""
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (ValueError, UnicodeEncodeError):
+        return b""
 
 
 def check_csrf() -> None:
@@ -78,8 +114,9 @@ def check_csrf() -> None:
         # that relies on the session cookie is checked like any other.
         return
     expected = session.get("csrf")
-    sent = request.headers.get(CSRF_HEADER) or request.form.get(CSRF_FIELD, "")
-    if not expected or not hmac.compare_digest(str(sent), str(expected)):
+    sent = str(request.headers.get(CSRF_HEADER) or request.form.get(CSRF_FIELD, ""))
+    token = str(expected or "").encode()
+    if not token or not any(hmac.compare_digest(c.encode(), token) for c in (sent, _unmasked(sent))):
         abort(403, description="This form has expired. Reload the page and try again.")
 
 
