@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gzip
 import math
 import os
 import re
@@ -192,6 +193,8 @@ async def http(
             cookies[key] = val
     if found.get("transfer-encoding") == "chunked":
         payload = _unchunk(payload)
+    if found.get("content-encoding") == "gzip":
+        payload = gzip.decompress(payload)
     return Response(int(status_line.split()[1]), found, cookies, payload, len(data))
 
 

@@ -71,6 +71,7 @@ async def one_turn(port: int, cookies: dict[str, str], csrf: str, conversation_i
     body = urllib.parse.urlencode({"text": "And one more question?", "conversation_id": conversation_id})
     headers = {
         "HX-Request": "true",
+        "Accept-Encoding": "gzip, deflate, br, zstd",  # as Chromium offers
         "X-CSRF-Token": csrf,
         "Origin": origin,
         "Content-Type": "application/x-www-form-urlencoded",

@@ -82,6 +82,7 @@ async def run_session(port: int, session: Session, start_at: float, timeout: flo
         body = urllib.parse.urlencode({"text": "Tell me something.", "conversation_id": ""}).encode()
         headers = {
             "HX-Request": "true",
+            "Accept-Encoding": "gzip, deflate, br, zstd",  # as Chromium offers
             "X-CSRF-Token": session.csrf,
             "Origin": origin,
             "Content-Type": "application/x-www-form-urlencoded",
