@@ -301,3 +301,19 @@ def test_pages_and_partials_are_served_gzipped_when_asked(make_app):
     )
     small = client.get("/search?q=nothing-matches", headers={**gz, "HX-Request": "true"})
     assert small.status_code == 200 and "Content-Encoding" not in small.headers  # too small to gain
+
+
+def test_the_session_cookie_is_renewed_once_a_day_not_on_every_answer(make_app):
+    # Defends both against a session in daily use expiring (its conversations unreachable) and
+    # against ~270 bytes of Set-Cookie on every answer.
+    client = make_app().test_client()
+    assert "Set-Cookie" in client.get("/").headers  # a new session
+    assert "Set-Cookie" not in client.get("/").headers  # the same day: nothing to renew
+    with client.session_transaction() as session:
+        session["day"] -= 1
+        sid = session["sid"]
+    renewed = client.get("/")
+    assert "Set-Cookie" in renewed.headers and "Expires=" in renewed.headers["Set-Cookie"]
+    assert "Set-Cookie" not in client.get("/").headers
+    with client.session_transaction() as session:
+        assert session["sid"] == sid  # the same session, with a later expiry

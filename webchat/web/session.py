@@ -9,6 +9,8 @@ from __future__ import annotations
 import base64
 import hmac
 import secrets
+import time
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask, abort, current_app, g, has_request_context, request, session
@@ -30,6 +32,7 @@ def _ensure_session() -> None:
     if "sid" not in session:
         session["sid"] = secrets.token_urlsafe(32)
         session["csrf"] = secrets.token_urlsafe(32)
+        session["day"] = _today()  # the cookie is renewed once a day (SessionInterface)
         session.permanent = True
 
 
@@ -63,6 +66,23 @@ class SessionInterface(SecureCookieSessionInterface):
 
     def get_cookie_secure(self, app: Flask) -> bool:
         return super().get_cookie_secure(app) or (has_request_context() and request.is_secure)
+
+    def should_set_cookie(self, app: Flask, session: Any) -> bool:
+        """When the session changed, and once a day besides, so that a session in use never
+        expires; not on every response (Flask's default): that is ~270 bytes of every answer."""
+        if session.modified:
+            return True
+        if not session.permanent or not app.config["SESSION_REFRESH_EACH_REQUEST"]:
+            return False
+        today = _today()
+        if session.get("day") == today:
+            return False
+        session["day"] = today  # sent in the cookie renewed now
+        return True
+
+
+def _today() -> int:
+    return int(time.time() // 86400)
 
 
 def csrf_token() -> str:
