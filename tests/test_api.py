@@ -37,7 +37,7 @@ from webchat.backends.inference import Generation, InferenceChat, make_client
 from webchat.completions import parse_request
 from webchat.messages import ChatMessage, filedata
 from webchat.store.schema import api_tokens
-from webchat.web.services import Interface
+from webchat.web.page import Page
 
 # A 1×1 PNG.
 PNG = base64.b64decode(
@@ -539,7 +539,7 @@ def test_images_reach_a_multimodal_chat_function_as_files(make_app, tmp_path):
         return "Seen."
 
     app = make_app(fn, api=True)
-    app.extensions["webchat"].interface = Interface(multimodal=True)
+    app.extensions["webchat"].page = Page(multimodal=True)
     client = app.test_client()
     image = {"type": "image_url", "image_url": {"url": PNG_URL}}
     body = {
@@ -582,7 +582,7 @@ def test_images_reach_a_multimodal_chat_function_as_files(make_app, tmp_path):
 def test_bad_images_are_refused_with_the_reason(make_app, url, status, says):
     fn, calls = recording(["never"])
     app = make_app(fn, api=True)
-    app.extensions["webchat"].interface = Interface(multimodal=True)
+    app.extensions["webchat"].page = Page(multimodal=True)
     content = [{"type": "text", "text": "look"}, {"type": "image_url", "image_url": {"url": url}}]
     reply = app.test_client().post(
         "/v1/chat/completions",
@@ -609,7 +609,7 @@ def test_a_text_only_chat_refuses_images_rather_than_dropping_them(api):
 
 def test_only_the_users_messages_carry_images(make_app):
     app = make_app(api=True)
-    app.extensions["webchat"].interface = Interface(multimodal=True)
+    app.extensions["webchat"].page = Page(multimodal=True)
     body = {
         "messages": [{"role": "assistant", "content": [{"type": "image_url", "image_url": PNG_URL}]}, *USER]
     }
@@ -1025,7 +1025,7 @@ def test_the_api_in_front_of_the_real_local_model(tmp_path: Path, default_gguf: 
 
 def test_a_program_downloads_the_files_of_its_owners_conversations(make_app):
     app = make_app(api=True)
-    app.extensions["webchat"].interface = Interface(multimodal=True)
+    app.extensions["webchat"].page = Page(multimodal=True)
     browser = app.test_client()
     sent = browser.post(
         "/turns",
@@ -1065,7 +1065,7 @@ def test_a_streamed_call_keeps_nothing_once_it_ends(live_server, tmp_path):
         yield "Looking closely"
 
     server = live_server(fn, api=True)
-    server.app.extensions["webchat"].interface = Interface(multimodal=True)
+    server.app.extensions["webchat"].page = Page(multimodal=True)
     client = openai.OpenAI(base_url=server.url + "/v1", api_key=new_token(server.app), max_retries=0)
     content = [{"type": "text", "text": "what is it?"}, {"type": "image_url", "image_url": {"url": PNG_URL}}]
     stream = client.chat.completions.create(
@@ -1089,7 +1089,7 @@ def files_api(make_app: Callable[..., Flask]) -> Callable[..., tuple[Flask, Any,
 
     def build(multimodal: bool = True, **settings: Any) -> tuple[Flask, Any, dict[str, str]]:
         app = make_app(api=True, **settings)
-        app.extensions["webchat"].interface = Interface(multimodal=multimodal)
+        app.extensions["webchat"].page = Page(multimodal=multimodal)
         return app, app.test_client(), bearer(new_token(app))
 
     return build

@@ -15,9 +15,9 @@ from conftest import settings_for
 from playwright.sync_api import Page, expect
 from werkzeug.serving import make_server
 
-from webchat import media
+from webchat.gradio import media
 from webchat.app import create_app
-from webchat.web.services import Interface
+from webchat.web.page import Page as ChatPage
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -49,7 +49,7 @@ def files_server(tmp_path: Path) -> Iterator[Any]:
             return f"Got {len(names)} file(s): {', '.join(names)}"
 
         app = create_app(
-            settings_for(tmp_path, **changes), chat_fn or default, interface=Interface(multimodal=True)
+            settings_for(tmp_path, **changes), chat_fn or default, page=ChatPage(multimodal=True)
         )
         server = make_server("127.0.0.1", 0, app, threaded=True)
         threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -19,10 +19,10 @@ import samples
 from conftest import TURN_ID, settings_for
 from werkzeug.serving import make_server
 
-from webchat import media
+from webchat.gradio import media
 from webchat.app import create_app
 from webchat.store.files import FileRecords
-from webchat.web.services import Interface
+from webchat.web.page import Page
 
 HX = {"HX-Request": "true"}
 FILE_URL = re.compile(r'(?:src|href)="(/(?:chat/)?files/[^"]+)"')
@@ -35,9 +35,7 @@ def answer_ok(message: Any, history: list[dict[str, Any]]) -> str:
 @pytest.fixture
 def files_app(tmp_path: Path):
     def factory(chat_fn=answer_ok, multimodal: bool = True, **changes: Any):
-        app = create_app(
-            settings_for(tmp_path, **changes), chat_fn, interface=Interface(multimodal=multimodal)
-        )
+        app = create_app(settings_for(tmp_path, **changes), chat_fn, page=Page(multimodal=multimodal))
         app.testing = True
         return app
 

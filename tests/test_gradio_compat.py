@@ -27,8 +27,9 @@ from werkzeug.serving import make_server
 
 import webchat as gr
 from webchat.chat import gradio_history, stream_reply
-from webchat.components import UnsupportedError
-from webchat.interface import GradioFunction, PrefixMiddleware
+from webchat.errors import UnsupportedError
+from webchat.gradio.interface import GradioFunction
+from webchat.gradio.launch import PrefixMiddleware
 
 # The issue's programs, verbatim.
 PROGRAM_1 = """
@@ -733,7 +734,7 @@ def test_root_path_serves_under_a_prefix(tmp_path):
 
 
 def test_auth_pairs_become_logins():
-    from webchat.interface import _auth_pairs
+    from webchat.gradio.launch import _auth_pairs
 
     assert _auth_pairs(("ann", "pw")) == ("ann:pw",)
     assert _auth_pairs([("ann", "pw"), ("bob", "x:y")]) == ("ann:pw", "bob:x:y")

@@ -16,7 +16,7 @@ from webclient import PageClient
 from werkzeug.serving import make_server
 
 from webchat.app import create_app
-from webchat.web.services import Interface
+from webchat.web.page import Page
 
 DATA = Path(__file__).parent / "data"
 FILE_URL = re.compile(r'/files/([A-Za-z0-9_-]+)/([^"?#]+)')
@@ -31,7 +31,7 @@ def answer(message, history):
 def server(tmp_path: Path):
     """A real server whose chat takes files, with a secret next to the uploads."""
     settings = settings_for(tmp_path)
-    app = create_app(settings, answer, interface=Interface(multimodal=True))
+    app = create_app(settings, answer, page=Page(multimodal=True))
     (settings.data_dir / "secret_key_probe").write_text(SECRET)
     http = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=http.serve_forever, daemon=True).start()

@@ -16,7 +16,7 @@ import pytest
 import samples
 from werkzeug.datastructures import FileStorage
 
-from webchat import media
+from webchat.gradio import media
 from webchat.backends.inference import InferenceChat, to_openai_messages
 from webchat.errors import describe, is_image_refusal
 from webchat.messages import ChatMessage

@@ -3,7 +3,7 @@
 import sys
 from typing import Any
 
-from webchat.errors import Error
+from webchat.errors import Error, UnsupportedError
 from webchat.messages import ChatMessage, FileData, MessageError
 from webchat.settings import Settings
 
@@ -27,31 +27,34 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> Any:
-    # The web layer (Flask, the model backends) loads only when a program asks for it.
+    # The web layer (Flask, the model backends) loads only when a program asks for it: these
+    # imports sit here so that ``import webchat`` stays light (a chat function may only need Error).
     if name == "create_app":
         from webchat.app import create_app
 
         return create_app
     if name == "ChatInterface":
-        from webchat.interface import ChatInterface
+        from webchat.gradio.interface import ChatInterface
 
         return ChatInterface
     if name in MEDIA:  # webchat.Image(...) etc., like gr.Image in a reply
         _refuse_in_blocks(name)
-        from webchat import media
+        from webchat.gradio import media
 
         return getattr(media, name)
     if name in _GRADIO_COMPONENTS:
-        from webchat import components
+        from webchat.gradio import components
 
         return getattr(components, name)
     if name in _GRADIO_BLOCKS:
-        from webchat import blocks
+        from webchat.gradio import blocks
 
         return getattr(blocks, name)
-    if name in _GRADIO_UNSUPPORTED:
-        from webchat.components import UnsupportedError
+    if name in _GRADIO_EVENTS:
+        from webchat.gradio import events
 
+        return getattr(events, name)
+    if name in _GRADIO_UNSUPPORTED:
         raise UnsupportedError(
             f"gr.{name} is not supported by webchat: it runs Gradio chat programs (ChatInterface and a "
             "small Blocks subset for chat layouts); see the README's 'Gradio compatibility' table"
@@ -61,17 +64,17 @@ def __getattr__(name: str) -> Any:
 
 def _refuse_in_blocks(name: str) -> None:
     """In a reply, gr.Image(...) is media; as a component of a Blocks layout it is not supported."""
-    blocks = sys.modules.get("webchat.blocks")
-    if blocks is not None and blocks.current_blocks() is not None:
-        raise blocks.UnsupportedError(
+    context = sys.modules.get("webchat.gradio.context")
+    if context is not None and context.current_blocks() is not None:
+        raise UnsupportedError(
             f"gr.{name} as a component of a Blocks layout is not supported by webchat "
             "(a chat function can still answer with it)"
         )
 
 
-# Gradio's names that webchat has (webchat/components.py, webchat/blocks.py), and the ones it has
-# not: asking for one of those fails at once, saying so, instead of a bare AttributeError. (Not
-# gr.render: webchat.render is a module of ours.)
+# Gradio's names that webchat has (webchat/gradio/), and the ones it has not: asking for one of
+# those fails at once, saying so, instead of a bare AttributeError. (Not gr.render: webchat.render
+# is a module of ours.)
 _GRADIO_COMPONENTS = frozenset(
     {
         "Textbox",
@@ -89,9 +92,8 @@ _GRADIO_COMPONENTS = frozenset(
         "UnsupportedError",
     }
 )
-_GRADIO_BLOCKS = frozenset(
-    {"Blocks", "Row", "Column", "Group", "Accordion", "LikeData", "EventData", "update"}
-)
+_GRADIO_BLOCKS = frozenset({"Blocks", "Row", "Column", "Group", "Accordion"})
+_GRADIO_EVENTS = frozenset({"LikeData", "EventData", "update"})
 _GRADIO_UNSUPPORTED = frozenset(
     {
         "AnnotatedImage",

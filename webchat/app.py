@@ -25,7 +25,8 @@ from webchat.store import Store
 from webchat.turns import TurnRunner
 from webchat.web import api, auth, compress, controls, conversations, pages, stream
 from webchat.web import files as web_files
-from webchat.web.services import Interface, Services
+from webchat.web.page import LikeHandler, Page
+from webchat.web.services import Services
 from webchat.web.session import SessionInterface, check_csrf, csrf_token
 from webchat.web.views import thread, with_tail
 
@@ -42,10 +43,12 @@ def create_app(
     settings: Settings | None = None,
     chat_fn: ChatFunction | None = None,
     *,
-    interface: Interface | None = None,
+    page: Page | None = None,
     server_name: str = "The model server",
+    on_like: LikeHandler | None = None,
 ) -> Flask:
-    """Build the app. Without ``chat_fn`` the model named by ``settings`` answers."""
+    """Build the app. Without ``chat_fn`` the model named by ``settings`` answers; ``page`` is
+    what the page shows around the chat; ``on_like`` hears likes and dislikes."""
     settings = settings or Settings.load()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     app = Flask(
@@ -80,13 +83,14 @@ def create_app(
         runner=runner,
         rate=_rate_window(settings, hub),
         sockets=Slots(settings.max_sockets_per_owner),
-        interface=interface
-        or Interface(
+        page=page
+        or Page(
             title=settings.title,
             description=settings.description,
             placeholder=settings.placeholder,
             multimodal=builtin,
         ),
+        on_like=on_like,
     )
     app.session_interface = SessionInterface()
     HTMX(app)
@@ -181,7 +185,7 @@ def _register_templates(app: Flask) -> None:
 
     @app.context_processor
     def interface() -> dict[str, Any]:
-        return {"ui": app.extensions["webchat"].interface}
+        return {"ui": app.extensions["webchat"].page}
 
 
 def _register_security(app: Flask) -> None:

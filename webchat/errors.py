@@ -26,6 +26,20 @@ class Error(Exception):
         self.title = title
 
 
+class UnsupportedError(NotImplementedError):
+    """A Gradio feature that webchat does not have; raised while the program builds, never later."""
+
+
+class InputError(ValueError):
+    """A posted value that a form control refuses, or a message that breaks a rule; the text is
+    shown next to the composer (or as the API's error). ``status`` is the HTTP status to answer."""
+
+    def __init__(self, message: str, status: int = 422) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
 # Matched by class name: huggingface_hub 0.x raises requests' exceptions, 1.x httpx's, 2.x httpx2's.
 _UNREACHABLE = {"ConnectError", "ConnectionError", "ConnectTimeout", "NewConnectionError"}
 _TIMEOUT = {

@@ -300,7 +300,7 @@ def served_model() -> str:
         return app.settings.model or "default"
     if isinstance(fn, EchoChat):
         return "echo"
-    return app.interface.title or "webchat"
+    return app.page.title or "webchat"
 
 
 def model_object(model_id: str) -> dict[str, Any]:
@@ -331,7 +331,7 @@ def chat_completions() -> Any:
     owner = caller().owner
     folder = Path(tempfile.mkdtemp(prefix="api-", dir=_scratch_dir(app.settings)))
     try:
-        message, history = completions.chat_inputs(parsed, folder, multimodal=app.interface.multimodal)
+        message, history = completions.chat_inputs(parsed, folder, multimodal=app.page.multimodal)
     except RequestError as error:
         shutil.rmtree(folder, ignore_errors=True)
         raise ApiError(error.status, error.message, param=error.param, code="invalid_value") from None

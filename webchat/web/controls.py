@@ -9,7 +9,6 @@ from typing import Any
 from flask import Blueprint, abort, render_template, request
 from flask_htmx import make_response as htmx_response
 
-from webchat.feedback import LikeData
 from webchat.messages import ChatMessage
 from webchat.store import Conversation, StoredMessage, TurnBusy
 from webchat.store.files import FileRecord
@@ -47,7 +46,7 @@ def render_messages(
     )
     if composer_text is not None:
         html += render_template("partials/composer_text.html", text=composer_text)
-        if services().interface.multimodal:
+        if services().page.multimodal:
             html += render_template("partials/composer_files.html", kept=composer_files, oob=True)
     return htmx_response(html, retarget="#messages", reswap="innerHTML")
 
@@ -104,7 +103,7 @@ def undo(turn_id: str) -> Any:
     text = next((m.message.content for m in inputs if isinstance(m.message.content, str)), "")
     files = (
         web_files.sent_files(current_owner(), conversation.id, [m.message for m in inputs])
-        if app.interface.multimodal
+        if app.page.multimodal
         else []
     )
     if not is_htmx():
@@ -169,7 +168,7 @@ def feedback(message_id: int) -> Any:
     if new is not None and app.on_like is not None:
         history = app.store.messages(conversation.id)
         index = next(i for i, m in enumerate(history) if m.id == stored.id)
-        app.on_like(LikeData(index=index, value=stored.message.content, liked=new == 1))
+        app.on_like(index, stored.message.content, new == 1)
     updated = app.store.get_message(conversation.id, stored.id)
     return render_template("partials/feedback.html", message=updated)
 

@@ -140,7 +140,7 @@ def save_posted(owner: str, posted: list[FileStorage]) -> list[FileRecord]:
     """Store a message's files (all or none); UploadError says what is wrong with them."""
     if not posted:
         return []
-    if not current_app.extensions["webchat"].interface.multimodal:
+    if not current_app.extensions["webchat"].page.multimodal:
         raise UploadError("This chat takes text only. Remove the files and send again.", 415)
     return uploads().save(owner, posted)
 
@@ -228,7 +228,7 @@ def kept_files(
     ids = list(dict.fromkeys(ids))
     if not ids:
         return []
-    if not current_app.extensions["webchat"].interface.multimodal:
+    if not current_app.extensions["webchat"].page.multimodal:
         raise UploadError("This chat takes text only. Remove the files and send again.", 415)
     store = uploads()
     total = len(ids) + adding
@@ -252,7 +252,7 @@ def kept_files(
 def still_kept(owner: str, conversation_id: str | None, ids: list[str]) -> list[FileRecord]:
     """Of the files a refused message kept, those it may send again: the page drawn without
     JavaScript shows them in the composer once more (the others are left out)."""
-    if conversation_id is None or not current_app.extensions["webchat"].interface.multimodal:
+    if conversation_id is None or not current_app.extensions["webchat"].page.multimodal:
         return []
     store = uploads()
     found = (

@@ -8,8 +8,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, redirect, render_template, request, send_file, url_for
 from flask_htmx import make_response as htmx_response
 
-from webchat.components import InputError
-from webchat.interface import read_inputs
+from webchat.errors import InputError
 from webchat.messages import ChatMessage
 from webchat.store import Conversation, StoredMessage, Turn, TurnBusy
 from webchat.store.files import FileRecord
@@ -72,7 +71,7 @@ def render_chat(
     stored, earlier = page_of_messages(conversation.id) if conversation else ([], None)
     running = store.running_turn(conversation.id) if conversation else None
     html = render_template(
-        services().interface.page_template,  # chat.html, or blocks.html for a gr.Blocks layout
+        services().page.template,  # chat.html, or blocks.html for a gr.Blocks layout
         conversation=conversation,
         conversations=store.list_conversations(current_owner()) if conversations is None else conversations,
         query=query,
@@ -109,7 +108,7 @@ def conversation(conversation_id: str) -> Any:
 @bp.get("/avatars/<role>")
 def avatar(role: str) -> Any:
     """The avatar image the program set for ``user`` or ``assistant``."""
-    images = dict(zip(("user", "assistant"), services().interface.avatar_images, strict=True))
+    images = dict(zip(("user", "assistant"), services().page.avatar_images, strict=True))
     path = images.get(role)
     if not path:
         abort(404)
@@ -119,7 +118,7 @@ def avatar(role: str) -> Any:
 @bp.get("/interface.css")
 def interface_css() -> Any:
     """A Gradio program's own ``css=``, as a stylesheet (the CSP allows no inline styles)."""
-    page = services().interface.gradio
+    page = services().page.gradio
     css = getattr(page, "css", "") or ""
     if not css:
         abort(404)
@@ -170,7 +169,7 @@ def create_turn() -> Any:
             text,
         )
     try:
-        extra = read_inputs(app.interface, request.form)  # Gradio's additional inputs, in order
+        extra = app.page.read_inputs(request.form, owner)  # Gradio's additional inputs, in order
     except InputError as error:
         return composer_error(str(error), 422, conversation, text)
     try:
@@ -240,7 +239,7 @@ def retry_turn(turn_id: str) -> Any:
         history = history_dicts(app.store.history_before(conversation.id, inputs[0].id)) if inputs else []
         extra = app.store.turn_inputs(old.id)  # the additional inputs' values it had
         app.store.save_turn_inputs(turn.id, extra)
-        app.runner.start(turn, message_for(inputs, app.interface.multimodal), history, extra)
+        app.runner.start(turn, message_for(inputs, app.page.multimodal), history, extra)
     if not is_htmx():
         app.hub.wait_final(turn.id, NO_JS_WAIT_SECONDS)
         return redirect(url_for("web.conversation", conversation_id=conversation.id), 303)

@@ -8,7 +8,6 @@ from typing import Any
 
 from flask import current_app
 
-from webchat.feedback import LikeHandler
 from webchat.history import HistoryCache
 from webchat.hub import TurnHub
 from webchat.limits import RateWindow, SlidingWindow, Slots, check_turn_limits
@@ -16,29 +15,7 @@ from webchat.messages import ChatMessage
 from webchat.settings import Settings
 from webchat.store import Conversation, Store, StoredMessage, Turn
 from webchat.turns import TurnRunner
-
-
-@dataclass(frozen=True)
-class Interface:
-    """What the page shows around the chat (Gradio's ChatInterface arguments)."""
-
-    title: str = "webchat"
-    description: str = ""
-    placeholder: str = "Message"
-    examples: tuple[str, ...] = ()
-    multimodal: bool = False
-    # Shown on the examples instead of their text (Gradio's example_labels).
-    example_labels: tuple[str, ...] = ()
-    # The composer's send and stop buttons; "" hides one (Gradio's submit_btn/stop_btn=False).
-    submit_label: str = "Send"
-    stop_label: str = "Stop"
-    # The page: chat.html, or blocks.html for a gr.Blocks layout.
-    page_template: str = "chat.html"
-    # Local image files shown beside the user's and the assistant's messages (Gradio's
-    # Chatbot(avatar_images=(user, assistant))), served by the avatar route.
-    avatar_images: tuple[str | None, str | None] = (None, None)
-    # A Gradio program's extras (additional inputs, css, Blocks layout): webchat.interface.GradioPage.
-    gradio: Any = None
+from webchat.web.page import LikeHandler, Page
 
 
 @dataclass
@@ -47,13 +24,13 @@ class Services:
     store: Store
     hub: TurnHub
     runner: TurnRunner
-    interface: Interface
+    page: Page
     # Held while checking that a conversation has no running turn and starting one, so two
     # tabs sending at once cannot start two replies in the same conversation.
     turn_lock: threading.Lock = field(default_factory=threading.Lock)
     rate: RateWindow = field(default_factory=lambda: SlidingWindow(0))
     sockets: Slots = field(default_factory=lambda: Slots(0))
-    # Called with a LikeData when a reply is liked or disliked (Gradio's ``chatbot.like``).
+    # Called when a reply is liked or disliked (Gradio's ``chatbot.like``).
     on_like: LikeHandler | None = None
     # Chat functions' histories, decoded once per conversation and extended (see webchat.history).
     histories: HistoryCache | None = None
@@ -93,7 +70,7 @@ class Services:
 
         self.runner.start(
             turn,
-            message_for(stored, self.interface.multimodal),
+            message_for(stored, self.page.multimodal),
             history,
             extra,
             after=lambda: histories.prepare(conversation.id),  # the next reply's history, copied now

@@ -4,85 +4,30 @@ The chat function receives what Gradio 6 passes: the message (text, or ``{"text"
 ``multimodal=True``), the history as Gradio 6's messages (content as a list of blocks), then the
 values of the additional inputs in order. Parameters that only style Gradio's own page are
 accepted and ignored; ones that would change behaviour webchat does not have raise
-:class:`~webchat.components.UnsupportedError` at once.
+:class:`~webchat.errors.UnsupportedError` at once.
 """
 
 from __future__ import annotations
 
-import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from webchat.chat import ChatFunction, gradio_history, iterate_outputs, strip_echo
-from webchat.components import (
-    Chatbot,
-    FormComponent,
-    InputError,
-    MultimodalTextbox,
-    Textbox,
-    UnsupportedError,
-    form_component,
-)
+from webchat.errors import UnsupportedError
+from webchat.gradio import context
+from webchat.gradio.components import Chatbot, MultimodalTextbox, Textbox, form_component
+from webchat.gradio.launch import build_app, launch
+from webchat.gradio.page import GradioPage, button_label
 from webchat.settings import Settings
-from webchat.web.services import Interface
+from webchat.web.page import Page
 
 if TYPE_CHECKING:
     from flask import Flask
 
-    from webchat.blocks import Accordion, Blocks
+    from webchat.gradio.blocks import Accordion
 
-__all__ = ["ChatInterface", "InputError", "read_inputs"]
-
-
-@dataclass
-class GradioPage:
-    """What the templates and the routes need from a Gradio program, beyond :class:`Interface`."""
-
-    inputs: tuple[FormComponent, ...] = ()
-    inputs_label: str = "Additional Inputs"
-    inputs_open: bool = False
-    # Examples given with additional input values: the example's text -> those values.
-    example_values: dict[str, tuple[Any, ...]] = field(default_factory=dict)
-    css: str = ""
-    chat_placeholder: str | None = None
-    blocks: Blocks | None = None
-
-    def read(self, form: Mapping[str, Any]) -> tuple[Any, ...]:
-        """The extra arguments for the chat function, from the posted composer form."""
-        if self.blocks is not None:
-            return self._read_blocks(form)
-        values = [_read(c, form, f"input-{i}") for i, c in enumerate(self.inputs)]
-        example = form.get("example")
-        if example and not str(form.get("text", "")).strip() and example in self.example_values:
-            # An example given with values for the additional inputs sets them, as in Gradio.
-            for index, value in enumerate(self.example_values[example]):
-                if value is not None and index < len(values):
-                    values[index] = value
-        return tuple(values)
-
-    def _read_blocks(self, form: Mapping[str, Any]) -> tuple[Any, ...]:
-        from webchat.web.session import current_owner
-
-        assert self.blocks is not None
-        trigger = str(form.get("trigger") or "submit")
-        if trigger == "submit" and not self.blocks.sends_on_enter:
-            raise InputError("Enter does not send here: use the buttons.")
-        if not self.blocks.trigger_steps(trigger):
-            raise InputError("This page is out of date: reload it, then send again.")
-        values = [_read(c, form, c.name) for c in self.blocks.form_inputs]
-        return (trigger, current_owner(), *values)
-
-
-def _read(component: FormComponent, form: Mapping[str, Any], name: str) -> Any:
-    return component.parse(form, name)
-
-
-def read_inputs(interface: Interface, form: Mapping[str, Any]) -> tuple[Any, ...]:
-    """The chat function's extra arguments from a posted composer form; InputError if one is bad."""
-    page = getattr(interface, "gradio", None)
-    return page.read(form) if isinstance(page, GradioPage) else ()
+__all__ = ["ChatInterface"]
 
 
 class GradioFunction:
@@ -183,8 +128,7 @@ class ChatInterface:
             )
         if flagging_mode not in (None, "never", "manual"):
             raise ValueError("Invalid value for `flagging_mode` parameter. Must be: 'manual' or 'never'.")
-        blocks = sys.modules.get("webchat.blocks")
-        if blocks is not None and blocks.current_blocks() is not None:
+        if context.current_blocks() is not None:
             raise UnsupportedError(
                 "a ChatInterface inside gr.Blocks is not supported by webchat: launch the ChatInterface "
                 "itself, or build the chat layout with Blocks"
@@ -208,15 +152,15 @@ class ChatInterface:
             css=css or "",
             chat_placeholder=chatbot.placeholder if isinstance(chatbot, Chatbot) else None,
         )
-        self.interface = Interface(
+        self.interface = Page(
             title=title or "webchat",
             description=description or "",
             placeholder=placeholder or (box.placeholder if box and box.placeholder else "Message"),
             examples=texts,
             multimodal=multimodal,
             gradio=self.page,
-            submit_label=_button_label(box.submit_btn if box and box.submit_btn else submit_btn, "Send"),
-            stop_label=_button_label(box.stop_btn if box and box.stop_btn else stop_btn, "Stop"),
+            submit_label=button_label(box.submit_btn if box and box.submit_btn else submit_btn, "Send"),
+            stop_label=button_label(box.stop_btn if box and box.stop_btn else stop_btn, "Stop"),
             example_labels=labels,
             avatar_images=chatbot.avatar_images if isinstance(chatbot, Chatbot) else (None, None),
         )
@@ -265,13 +209,6 @@ def _accordion_label(accordion: Any) -> str:
     return getattr(accordion, "label", None) or "Additional Inputs"
 
 
-def _button_label(value: Any, default: str) -> str:
-    """True means the default label, a string is the label, False/None hide the button."""
-    if value is True:
-        return default
-    return str(value) if value else ""
-
-
 def _examples(
     examples: Sequence[Any] | None, inputs: int
 ) -> tuple[tuple[str, ...], dict[str, tuple[Any, ...]]]:
@@ -298,144 +235,3 @@ def _examples(
         if extra:
             values[text] = extra
     return tuple(texts), values
-
-
-def page_for_blocks(blocks: Blocks) -> Interface:
-    """The Interface of a Blocks layout: the chat page draws the layout (templates/blocks.html)."""
-    assert blocks.composer is not None and blocks.chatbot is not None
-    page = GradioPage(css=blocks.css, chat_placeholder=blocks.chatbot.placeholder, blocks=blocks)
-    box = blocks.composer
-    return Interface(
-        title=blocks.title,
-        placeholder=box.placeholder or "",
-        gradio=page,
-        submit_label=_button_label(box.submit_btn, "Send"),
-        stop_label="Stop",
-        page_template="blocks.html",
-        avatar_images=blocks.chatbot.avatar_images,
-    )
-
-
-def build_app(
-    chat_fn: ChatFunction,
-    interface: Interface,
-    settings: Settings | None = None,
-    *,
-    on_like: Callable[[Any], Any] | None = None,
-) -> Flask:
-    from webchat.app import create_app
-
-    app = create_app(
-        settings or Settings.load(), chat_fn, interface=interface, server_name="The chat function"
-    )
-    if on_like is not None:
-        app.extensions["webchat"].on_like = on_like
-    return app
-
-
-# launch() arguments that only concern Gradio's own server, browser or telemetry.
-IGNORED_LAUNCH = frozenset(
-    {
-        "inline",
-        "inbrowser",
-        "debug",
-        "max_threads",
-        "auth_message",
-        "prevent_thread_lock",
-        "show_error",
-        "height",
-        "width",
-        "favicon_path",
-        "quiet",
-        "show_api",
-        "footer_links",
-        "allowed_paths",
-        "blocked_paths",
-        "app_kwargs",
-        "state_session_capacity",
-        "max_file_size",
-        "enable_monitoring",
-        "strict_cors",
-        "ssr_mode",
-        "pwa",
-        "i18n",
-        "theme",
-        "share_server_address",
-        "share_server_protocol",
-        "share_server_tls_certificate",
-    }
-)
-
-
-def launch(
-    make_app: Callable[[Settings], Flask],
-    server_name: str | None = None,
-    server_port: int | None = None,
-    *,
-    host: str | None = None,
-    port: int | None = None,
-    share: bool | None = None,
-    auth: Any = None,
-    root_path: str | None = None,
-    css: str | None = None,
-    **options: Any,
-) -> None:
-    """Serve until interrupted; prints the URL. Arguments as Gradio's ``launch()``."""
-    from webchat.server import serve
-
-    if share:
-        raise UnsupportedError(
-            "launch(share=True) is not supported: webchat makes no tunnels or share links. Run it on a "
-            "host people can reach (server_name='0.0.0.0'), behind your own reverse proxy for HTTPS"
-        )
-    unknown = sorted(set(options) - IGNORED_LAUNCH)
-    if any(name.startswith("ssl_") for name in unknown):
-        raise UnsupportedError(
-            "launch(ssl_...) is not supported: put a reverse proxy (nginx) in front for HTTPS"
-        )
-    if unknown:
-        raise TypeError(f"launch() got unexpected keyword arguments: {', '.join(unknown)}")
-    cli: dict[str, Any] = {"host": host or server_name, "port": port or server_port}
-    if auth is not None:
-        cli["auth"] = _auth_pairs(auth)
-    settings = Settings.load(cli)
-    app = make_app(settings)
-    if css:
-        page = app.extensions["webchat"].interface.gradio
-        page.css = "\n".join(filter(None, [page.css, css]))
-    if root_path:
-        app.wsgi_app = PrefixMiddleware(app.wsgi_app, root_path)  # type: ignore[method-assign]
-    serve(app, settings.host, settings.port)
-
-
-def _auth_pairs(auth: Any) -> tuple[str, ...]:
-    """Gradio's ``auth=("user", "pass")`` or a list of such pairs, as webchat's ``user:password``."""
-    if callable(auth):
-        raise UnsupportedError(
-            "launch(auth=<function>) is not supported by webchat: give (user, password) pairs"
-        )
-    pairs = [auth] if isinstance(auth, tuple) else list(auth)
-    result = []
-    for pair in pairs:
-        if not (isinstance(pair, tuple | list) and len(pair) == 2 and all(isinstance(p, str) for p in pair)):
-            raise ValueError("launch(auth=...) takes a (user, password) pair or a list of them")
-        if ":" in pair[0]:
-            raise ValueError("a user name in launch(auth=...) cannot contain ':'")
-        result.append(f"{pair[0]}:{pair[1]}")
-    return tuple(result)
-
-
-class PrefixMiddleware:
-    """Serve under ``root_path`` (Gradio's name): links and sockets carry the prefix, and requests
-    arrive with or without it (a proxy may strip it)."""
-
-    def __init__(self, app: Any, prefix: str) -> None:
-        self.app = app
-        self.prefix = "/" + prefix.strip("/") if prefix.strip("/") else ""
-
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        path = environ.get("PATH_INFO", "")
-        if self.prefix and (path == self.prefix or path.startswith(self.prefix + "/")):
-            environ["PATH_INFO"] = path[len(self.prefix) :] or "/"
-        environ["SCRIPT_NAME"] = self.prefix
-        return self.app(environ, start_response)

@@ -3,7 +3,7 @@
 Input components (Textbox, Slider, Number, Checkbox, Dropdown, Radio) render as form controls and
 turn the posted form value into the Python value Gradio would pass to a function. The others
 (Markdown, Chatbot, Button, ClearButton, State) and the layouts (Row, Column, Accordion) are for
-the small Blocks subset in :mod:`webchat.blocks`. Display options that make no sense here
+the Blocks runtime in :mod:`webchat.gradio.blocks`. Display options that make no sense here
 (``scale``, ``container``, ``elem_classes``...) are accepted and ignored; anything that would
 change behaviour and is not supported raises :class:`UnsupportedError` when the program builds.
 """
@@ -15,10 +15,13 @@ import itertools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
-if TYPE_CHECKING:
-    from webchat.blocks import Dependency
+from webchat.errors import InputError, UnsupportedError
+from webchat.gradio import context
+from webchat.gradio.events import Dependency, listen
+
+__all__ = ["InputError", "UnsupportedError"]  # raised by the components; re-exported for programs
 
 _ids = itertools.count(1)
 
@@ -48,15 +51,7 @@ GRADIO_EVENTS = frozenset(
 )
 
 
-class UnsupportedError(NotImplementedError):
-    """A Gradio feature that webchat does not have; raised while the program builds, never later."""
-
-
-class InputError(ValueError):
-    """A posted value a component refuses; the text is shown next to the composer."""
-
-
-class Component:
+class Component(context.Block):
     """A Gradio component: an id, a value, a label, and its place in a Blocks layout."""
 
     kind: ClassVar[str] = "component"
@@ -90,9 +85,7 @@ class Component:
 
     def render(self) -> Component:
         """Place the component in the Blocks being built (Gradio's ``render()``)."""
-        from webchat.blocks import current_container
-
-        container = current_container()
+        container = context.current_container()
         if container is not None and self.blocks is None:
             container.add(self)
         return self
@@ -123,8 +116,6 @@ class Component:
         return f"gr.{type(self).__name__}(id={self.id}, label={self.label!r})"
 
     def _listen(self, event: str, fn: Callable[..., Any] | None, inputs: Any, outputs: Any) -> Dependency:
-        from webchat.blocks import listen
-
         return listen(self, event, fn, inputs, outputs)
 
 

@@ -1,0 +1,56 @@
+"""What the chat page shows around the conversation, and what a program may add to it.
+
+The web layer draws :class:`Page`; a Gradio program (``webchat.gradio``) fills it in and passes
+it to ``create_app``. What such a program adds beyond the fields here (additional inputs, its
+css, a Blocks layout) is its ``gradio`` object, which the templates read and the send route asks
+for the chat function's extra arguments through the one method of :class:`Program`. So the web
+layer calls the Gradio layer above it without importing it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+class Program(Protocol):
+    """A program's additions to the page (``webchat.gradio.page.GradioPage``)."""
+
+    css: str
+
+    def read(self, form: Mapping[str, Any], owner: str) -> tuple[Any, ...]:
+        """The chat function's extra arguments from ``owner``'s posted composer form; raises
+        ``webchat.errors.InputError`` for a value it refuses."""
+        ...
+
+
+# Called with (index in the conversation, the message's content, liked?) (Gradio's chatbot.like).
+LikeHandler = Callable[[int, Any, bool], Any]
+
+
+@dataclass(frozen=True)
+class Page:
+    """What the page shows around the chat (Gradio's ChatInterface arguments)."""
+
+    title: str = "webchat"
+    description: str = ""
+    placeholder: str = "Message"
+    examples: tuple[str, ...] = ()
+    multimodal: bool = False
+    # Shown on the examples instead of their text (Gradio's example_labels).
+    example_labels: tuple[str, ...] = ()
+    # The composer's send and stop buttons; "" hides one (Gradio's submit_btn/stop_btn=False).
+    submit_label: str = "Send"
+    stop_label: str = "Stop"
+    # The page: chat.html, or blocks.html for a gr.Blocks layout.
+    template: str = "chat.html"
+    # Local image files shown beside the user's and the assistant's messages (Gradio's
+    # Chatbot(avatar_images=(user, assistant))), served by the avatar route.
+    avatar_images: tuple[str | None, str | None] = (None, None)
+    # A Gradio program's additions (additional inputs, css, Blocks layout).
+    gradio: Program | None = None
+
+    def read_inputs(self, form: Mapping[str, Any], owner: str) -> tuple[Any, ...]:
+        """The chat function's extra arguments from a posted composer form (none without a program)."""
+        return self.gradio.read(form, owner) if self.gradio is not None else ()
