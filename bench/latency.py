@@ -19,7 +19,7 @@ from pathlib import Path
 
 from bench.common import load_note, machine
 from webchat import render
-from webchat.hub import Hub
+from webchat.hub.memory import Hub
 from webchat.render import render_markdown
 from webchat.store import Store, sqlite_url
 from webchat.turns import TurnRunner

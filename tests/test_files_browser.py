@@ -15,8 +15,8 @@ from conftest import settings_for
 from playwright.sync_api import Page, expect
 from werkzeug.serving import make_server
 
-from webchat.gradio import media
 from webchat.app import create_app
+from webchat.gradio import media
 from webchat.web.page import Page as ChatPage
 
 pytestmark = pytest.mark.browser

@@ -19,8 +19,8 @@ import samples
 from conftest import TURN_ID, settings_for
 from werkzeug.serving import make_server
 
-from webchat.gradio import media
 from webchat.app import create_app
+from webchat.gradio import media
 from webchat.store.files import FileRecords
 from webchat.web.page import Page
 

@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from webchat.hub import Hub
-from webchat.hub_redis import HubUnavailable, RedisHub, shown_url
+from webchat.hub.memory import Hub
+from webchat.hub.redis import HubUnavailable, RedisHub, shown_url
 from webchat.messages import ChatMessage
 from webchat.store import Store, sqlite_url
 from webchat.turns import TurnRunner

@@ -15,10 +15,10 @@ from sqlalchemy import Column, Integer, Table, create_engine, inspect, text
 
 from webchat.messages import ChatMessage
 from webchat.store import Store, TurnBusy, sqlite_url
+from webchat.store.engine import engine_url
 from webchat.store.logins import Logins
 from webchat.store.migrate import MIGRATIONS, SchemaError, check, current, head, upgrade
 from webchat.store.schema import metadata
-from webchat.store.sql import engine_url
 
 
 def differences(engine) -> list:

@@ -17,7 +17,7 @@ from wsproto.extensions import PerMessageDeflate
 from wsproto.frame_protocol import FrameProtocol
 
 from webchat.chat import text_reply, to_reply
-from webchat.hub import Hub
+from webchat.hub.memory import Hub
 from webchat.messages import ChatMessage
 from webchat.store import Turn
 from webchat.web.stream import send_text

@@ -5,7 +5,8 @@ import time
 
 import pytest
 
-from webchat.hub import Hub, is_append
+from webchat.hub import is_append
+from webchat.hub.memory import Hub
 from webchat.messages import ChatMessage
 from webchat.store import Store, sqlite_url
 from webchat.turns import TurnRunner

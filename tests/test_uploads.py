@@ -16,25 +16,15 @@ import pytest
 import samples
 from werkzeug.datastructures import FileStorage
 
-from webchat.gradio import media
 from webchat.backends.inference import InferenceChat, to_openai_messages
 from webchat.errors import describe, is_image_refusal
+from webchat.files.limits import UploadError, UploadLimits, human_size, parse_allowed_types
+from webchat.files.storage import MEDIA_TEMP_DIR, ReplyFileError, Uploads, safe_filename
+from webchat.files.types import is_inline, media_kind, sniff
+from webchat.gradio import media
 from webchat.messages import ChatMessage
 from webchat.store import Store, sqlite_url
 from webchat.store.files import FileRecords
-from webchat.uploads import (
-    MEDIA_TEMP_DIR,
-    ReplyFileError,
-    UploadError,
-    UploadLimits,
-    Uploads,
-    human_size,
-    is_inline,
-    media_kind,
-    parse_allowed_types,
-    safe_filename,
-    sniff,
-)
 
 OWNER = "s:alice"
 OTHER = "s:bob"

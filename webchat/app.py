@@ -17,7 +17,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from webchat import render
 from webchat.chat import ChatFunction
-from webchat.hub import Hub, TurnHub
+from webchat.hub import TurnHub
+from webchat.hub.memory import Hub
 from webchat.limits import RateWindow, RedisWindow, SlidingWindow, Slots
 from webchat.paths import STATIC_DIR, TEMPLATES_DIR
 from webchat.settings import Settings
@@ -112,7 +113,7 @@ def _make_hub(settings: Settings) -> TurnHub:
     """The in-process hub; with --redis-url, the Redis hub that every worker and host shares."""
     if not settings.redis_url:
         return Hub()
-    from webchat.hub_redis import RedisHub
+    from webchat.hub.redis import RedisHub
 
     return RedisHub(settings.redis_url, lease_seconds=settings.runner_lease_seconds)
 

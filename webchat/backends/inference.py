@@ -13,8 +13,8 @@ from huggingface_hub import InferenceClient
 
 from webchat.backends.thinking import ReplyBuilder
 from webchat.errors import is_image_refusal
+from webchat.files.types import HEAD_BYTES, sniff, sniff_file
 from webchat.messages import ChatMessage
-from webchat.uploads import HEAD_BYTES, sniff, sniff_file
 
 # What OpenAI-style vision models take as image parts; other images are described like files.
 VISION_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})

@@ -17,8 +17,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
+from webchat.files.storage import MEDIA_TEMP_DIR
 from webchat.messages import ComponentContent, FileData, filedata, validate_filedata
-from webchat.uploads import MEDIA_TEMP_DIR
 
 __all__ = ["Audio", "File", "Gallery", "Image", "Plot", "Video"]
 

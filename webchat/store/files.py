@@ -1,6 +1,6 @@
 """Records of the files kept in the data folder: who owns each one and what it really is.
 
-The bytes live on disk (see :mod:`webchat.uploads`); a row here is what makes a file servable.
+The bytes live on disk (see :mod:`webchat.files.storage`); a row here is what makes a file servable.
 A file nobody owns cannot be fetched, so every lookup takes the owner.
 """
 

@@ -29,6 +29,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, inspect, text
 
+from webchat.store.engine import engine_url
 from webchat.store.schema import metadata
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -154,8 +155,6 @@ def main(argv: list[str] | None = None) -> None:
     )
     rev.add_argument("-m", "--message", required=True)
     args = parser.parse_args(argv)
-    from webchat.store.sql import engine_url
-
     if args.command == "revision":
         write_revision(args.message)
         return

@@ -26,12 +26,12 @@ from webchat import completions
 from webchat.chat import Reply, stream_reply
 from webchat.completions import CompletionRequest, RequestError
 from webchat.errors import describe
+from webchat.files.limits import UploadError, human_size
 from webchat.messages import ChatMessage, MessageError, messages_from_list
 from webchat.openapi import openapi_spec
 from webchat.settings import Settings
 from webchat.store import Conversation, StoredMessage
 from webchat.store.tokens import ApiToken, TokenStore
-from webchat.uploads import UploadError, human_size
 from webchat.web.files import (
     ImportedFileError,
     copy_posted_files,

@@ -10,8 +10,8 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 from flask_htmx import make_response as htmx_response
 
+from webchat.files.limits import UploadError
 from webchat.messages import ChatMessage, MessageError, messages_from_list
-from webchat.uploads import UploadError
 from webchat.web.files import copy_posted_files, uploads
 from webchat.web.pages import is_htmx, owned_conversation, render_chat
 from webchat.web.services import history_dicts, services

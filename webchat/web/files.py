@@ -31,19 +31,12 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from webchat.chat import Reply
+from webchat.files.limits import UploadError, UploadLimits, human_size, require_files_taken
+from webchat.files.storage import FILE_ID, Uploads
+from webchat.files.types import MediaKind, is_inline, media_kind
 from webchat.messages import ChatMessage, FileData
 from webchat.store import Turn
 from webchat.store.files import FileRecord, FileRecords
-from webchat.uploads import (
-    FILE_ID,
-    MediaKind,
-    UploadError,
-    UploadLimits,
-    Uploads,
-    human_size,
-    is_inline,
-    media_kind,
-)
 from webchat.web.session import current_owner
 
 bp = Blueprint("files", __name__)
@@ -140,8 +133,7 @@ def save_posted(owner: str, posted: list[FileStorage]) -> list[FileRecord]:
     """Store a message's files (all or none); UploadError says what is wrong with them."""
     if not posted:
         return []
-    if not current_app.extensions["webchat"].page.multimodal:
-        raise UploadError("This chat takes text only. Remove the files and send again.", 415)
+    require_files_taken(current_app.extensions["webchat"].page.multimodal)
     return uploads().save(owner, posted)
 
 
@@ -228,8 +220,7 @@ def kept_files(
     ids = list(dict.fromkeys(ids))
     if not ids:
         return []
-    if not current_app.extensions["webchat"].page.multimodal:
-        raise UploadError("This chat takes text only. Remove the files and send again.", 415)
+    require_files_taken(current_app.extensions["webchat"].page.multimodal)
     store = uploads()
     total = len(ids) + adding
     if total > store.limits.max_files:

@@ -9,10 +9,10 @@ from flask import Blueprint, Response, abort, redirect, render_template, request
 from flask_htmx import make_response as htmx_response
 
 from webchat.errors import InputError
+from webchat.files.limits import UploadError
 from webchat.messages import ChatMessage
 from webchat.store import Conversation, StoredMessage, Turn, TurnBusy
 from webchat.store.files import FileRecord
-from webchat.uploads import UploadError
 from webchat.web import files as web_files
 from webchat.web.services import history_dicts, message_for, services
 from webchat.web.session import current_owner

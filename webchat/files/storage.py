@@ -1,5 +1,5 @@
-"""Files in and out: saving uploads within limits, sniffing their real type, FileData creation,
-taking in the files a chat function answers with, and deciding how each one may be served.
+"""Where files live: saving uploads within the limits, FileData for them, copies for imports, and
+taking in the files a chat function answers with.
 
 A file lives at ``<data>/files/<id>/<name>``: the random id (128 bits) keeps files apart and
 unguessable, and the cleaned original name at the end keeps ``Path(path).name`` and its suffix
@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
-import mimetypes
 import os
 import re
 import secrets
@@ -22,20 +21,17 @@ import tempfile
 import time
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Literal, Protocol
-
-import filetype
+from typing import IO, Any, Protocol
 
 from webchat.errors import Error
+from webchat.files.limits import UploadError, UploadLimits, human_size
+from webchat.files.types import HEAD_BYTES, describe_type, sniff, sniff_file
 from webchat.messages import ChatMessage, FileData, filedata, is_filedata
 from webchat.store.files import FileRecord, FileRecords
 
-log = logging.getLogger("webchat.uploads")
+log = logging.getLogger("webchat.files")
 
-MIB = 1024 * 1024
-HEAD_BYTES = 8192  # what the sniffers look at (filetype reads as much)
 CHUNK = 1024 * 1024
 MAX_NAME_BYTES = 200  # file systems allow 255 bytes a name; leave room
 FILE_ID = re.compile(r"^[A-Za-z0-9_-]{16,32}$")
@@ -44,120 +40,9 @@ URL_ID = re.compile(r"/files/([A-Za-z0-9_-]{16,32})/")
 # files from here are moved into the store rather than copied.
 MEDIA_TEMP_DIR = Path(tempfile.gettempdir()) / "webchat-media"
 
-MediaKind = Literal["image", "audio", "video", "file"]
-
-# Types a browser shows in <img>; none of them can run script.
-RASTER_IMAGES = frozenset(
-    {
-        "image/png",
-        "image/apng",
-        "image/jpeg",
-        "image/gif",
-        "image/webp",
-        "image/avif",
-        "image/bmp",
-        "image/x-icon",
-    }
-)
-# Served inline (opened in the browser); anything else, SVG and HTML included, is a download.
-INLINE_TYPES = RASTER_IMAGES | {"application/pdf"}
-# filetype's names for a few types, and the names browsers and mimetypes use.
-MIME_ALIASES = {
-    "audio/x-wav": "audio/wav",
-    "audio/wave": "audio/wav",
-    "audio/vnd.wave": "audio/wav",
-    "audio/x-flac": "audio/flac",
-    "audio/m4a": "audio/mp4",
-    "audio/x-m4a": "audio/mp4",
-    "image/x-ms-bmp": "image/bmp",
-    "image/vnd.microsoft.icon": "image/x-icon",
-    "image/jpg": "image/jpeg",
-}
-CATEGORIES = {"image", "audio", "video", "text"}
-_MARKUP = (b"<html", b"<!doctype html", b"<script", b"<body", b"<head", b"<iframe", b"<object", b"<embed")
-# What a text file may be called from its extension: types that are plain text, whatever they hold.
-_TEXT_LIKE = re.compile(r"^(text/.*|application/(json|xml|x-yaml|yaml|toml|x-sh|javascript|x-python.*))$")
-
-
-class UploadError(ValueError):
-    """An upload refused; ``message`` says why and what to do (shown next to the composer)."""
-
-    def __init__(self, message: str, status: int = 422) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
-
 
 class ReplyFileError(Error):
     """A file a chat function answered with cannot be shown; the text says why (shown in the chat)."""
-
-
-# Names and types
-
-
-def normal_mime(mime: str) -> str:
-    mime = mime.strip().lower()
-    return MIME_ALIASES.get(mime, mime)
-
-
-def sniff(head: bytes, name: str = "") -> str:
-    """The MIME type of a file from its first bytes (``name`` only refines plain text)."""
-    if head:
-        kind = filetype.guess(head)
-        if kind is not None:
-            return normal_mime(kind.mime)
-    if head and _is_text(head):
-        return _text_type(head, name)
-    return "application/octet-stream"
-
-
-def sniff_file(path: Path, name: str = "") -> str:
-    with path.open("rb") as file:
-        return sniff(file.read(HEAD_BYTES), name or path.name)
-
-
-def _is_text(head: bytes) -> bool:
-    if b"\0" in head:
-        return False
-    for cut in range(4):  # the head may end inside a multi-byte character
-        try:
-            head[: len(head) - cut].decode("utf-8")
-        except UnicodeDecodeError:
-            continue
-        return True
-    return False
-
-
-def _text_type(head: bytes, name: str) -> str:
-    start = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    if b"<svg" in start[:2048] and start.startswith((b"<svg", b"<?xml", b"<!doctype svg", b"<!--")):
-        return "image/svg+xml"
-    if start.startswith(_MARKUP) or any(tag in start[:2048] for tag in _MARKUP):
-        return "text/html"
-    if start.startswith(b"<?xml"):
-        return "application/xml"
-    guessed, _ = mimetypes.guess_type(name or "", strict=False)
-    if guessed and _TEXT_LIKE.match(guessed) and guessed not in ("text/html", "application/xml"):
-        return guessed
-    return "text/plain"
-
-
-def media_kind(mime: str | None) -> MediaKind:
-    """How the page shows a file of this type."""
-    mime = normal_mime(mime or "")
-    if mime in RASTER_IMAGES:
-        return "image"
-    if mime.startswith("audio/"):
-        return "audio"
-    if mime.startswith("video/"):
-        return "video"
-    return "file"
-
-
-def is_inline(mime: str) -> bool:
-    """May the browser open this type itself? Raster images, audio, video and PDF only."""
-    mime = normal_mime(mime)
-    return mime in INLINE_TYPES or mime.startswith(("audio/", "video/"))
 
 
 def safe_filename(name: str | None, fallback: str = "file") -> str:
@@ -178,110 +63,6 @@ def safe_filename(name: str | None, fallback: str = "file") -> str:
         stem = stem.encode()[:room].decode("utf-8", "ignore").rstrip(" .")
         name = (stem or fallback) + suffix
     return name
-
-
-def human_size(size: float) -> str:
-    """``1536`` → ``"1.5 KB"`` (binary units, as file managers count)."""
-    if size < 1024:
-        return f"{size:.0f} bytes"
-    for unit in ("KB", "MB", "GB"):
-        size /= 1024
-        if size < 1024 or unit == "GB":
-            break
-    return f"{size:,.1f}".removesuffix(".0") + " " + unit
-
-
-def describe_type(mime: str) -> str:
-    """A type in words: 'an image (image/png)', 'an HTML page (text/html)'."""
-    words = {
-        "text/html": "an HTML page",
-        "image/svg+xml": "an SVG drawing",
-        "application/pdf": "a PDF",
-        "application/octet-stream": "binary data of an unknown kind",
-    }
-    if mime in words:
-        return f"{words[mime]} ({mime})" if mime != "application/octet-stream" else words[mime]
-    article = {"image": "an image", "audio": "audio", "video": "a video", "text": "text"}
-    return f"{article.get(mime.split('/')[0], 'a file')} ({mime})"
-
-
-# Limits
-
-
-@dataclass(frozen=True)
-class UploadLimits:
-    max_file_size: int = 25 * MIB
-    max_files: int = 10
-    max_session_size: int = 512 * MIB
-    # Accepted types: exact ("application/pdf") or a family ("image/*"); empty means any.
-    allowed: tuple[str, ...] = ()
-    # As written in the settings, for the file chooser's ``accept`` and for messages.
-    allowed_text: str = "*"
-
-    @classmethod
-    def from_settings(cls, settings: Any) -> UploadLimits:
-        for name in ("max_file_size", "max_files", "max_session_files_size"):
-            if getattr(settings, name) < 1:
-                raise ValueError(f"{name} must be at least 1, not {getattr(settings, name)}")
-        return cls(
-            max_file_size=settings.max_file_size,
-            max_files=settings.max_files,
-            max_session_size=settings.max_session_files_size,
-            allowed=parse_allowed_types(settings.allowed_file_types),
-            allowed_text=settings.allowed_file_types,
-        )
-
-    @property
-    def request_size(self) -> int:
-        """The most one message may weigh: its files plus room for the text and the form."""
-        return self.max_files * self.max_file_size + MIB
-
-    def allows(self, mime: str) -> bool:
-        if not self.allowed:
-            return True
-        mime = normal_mime(mime)
-        if mime in self.allowed:
-            return True
-        # SVG is a document that can hold script, not a picture: only by name ("image/svg+xml").
-        return mime != "image/svg+xml" and mime.split("/")[0] + "/*" in self.allowed
-
-    @property
-    def accept(self) -> str:
-        """The file chooser's ``accept`` attribute (a hint; the server checks the bytes)."""
-        if not self.allowed:
-            return ""
-        return ",".join(self.allowed)
-
-
-def parse_allowed_types(text: str) -> tuple[str, ...]:
-    """``"image, .pdf, audio/*, text/csv"`` → ``("image/*", "application/pdf", "audio/*", "text/csv")``;
-    ``"*"`` or empty → any type."""
-    result: list[str] = []
-    for raw in text.split(","):
-        item = raw.strip().lower()
-        if not item:
-            continue
-        if item in ("*", "*/*"):
-            return ()
-        if item in CATEGORIES:
-            item = item + "/*"
-        elif item.startswith("."):
-            guessed, _ = mimetypes.guess_type("file" + item, strict=False)
-            if not guessed:
-                raise ValueError(f"allowed_file_types: no known type has the extension {item!r}")
-            item = guessed
-        elif not re.fullmatch(r"[a-z0-9][a-z0-9.+-]*/(\*|[a-z0-9][a-z0-9.+-]*)", item):
-            raise ValueError(
-                f"allowed_file_types: {raw.strip()!r} is not a type; use 'image', 'audio/*', "
-                "'application/pdf' or an extension such as '.csv'"
-            )
-        item = normal_mime(item)
-        if item not in result:
-            result.append(item)
-    return tuple(result)
-
-
-# Storage
 
 
 class UploadedFile(Protocol):

@@ -1,4 +1,4 @@
-"""Conversations, messages and turns in SQL (SQLite by default, any SQLAlchemy URL works).
+"""The queries: conversations, messages and turns in SQL (SQLite by default, any SQLAlchemy URL).
 
 Every write is one short transaction and a message is one INSERT, so two requests appending
 to the same conversation at once both land, in the order the database saw them.
@@ -7,107 +7,29 @@ to the same conversation at once both land, in the order the database saw them.
 from __future__ import annotations
 
 import json
-import re
-import secrets
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, delete, event, func, select, update
+from sqlalchemy import Connection, Engine, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from webchat.messages import ChatMessage, message_from_dict
+from webchat.store.engine import make_engine
+from webchat.store.migrate import upgrade
+from webchat.store.records import (
+    Conversation,
+    MessageKind,
+    MessageStatus,
+    StoredMessage,
+    Turn,
+    TurnBusy,
+    TurnStatus,
+    new_id,
+    title_from,
+)
 from webchat.store.schema import conversations, messages, turn_inputs, turns
-
-MessageStatus = Literal["complete", "stopped", "error", "interrupted"]
-MessageKind = Literal["input", "reply"]
-TurnStatus = Literal[
-    "running", "done", "stopped", "error", "interrupted", "replaced", "undone", "edited", "cleared"
-]
-TITLE_LENGTH = 80
-
-
-def new_id() -> str:
-    """An unguessable id for URLs (72 random bits)."""
-    return secrets.token_urlsafe(9)
-
-
-@dataclass(frozen=True)
-class Conversation:
-    id: str
-    owner: str
-    title: str
-    created_at: float
-    updated_at: float
-
-    @classmethod
-    def from_row(cls, row: Any) -> Conversation:
-        return cls(row.id, row.owner, row.title, row.created_at, row.updated_at)
-
-
-@dataclass(frozen=True)
-class StoredMessage:
-    id: int
-    conversation_id: str
-    message: ChatMessage
-    turn_id: str | None
-    kind: MessageKind
-    status: MessageStatus
-    error: str | None
-    feedback: int | None
-    created_at: float
-
-
-@dataclass(frozen=True)
-class Turn:
-    id: str
-    conversation_id: str
-    owner: str
-    status: TurnStatus
-    created_at: float
-
-
-class TurnBusy(Exception):
-    """The conversation already has a running turn (maybe started by another worker just now)."""
-
-    def __init__(self) -> None:
-        super().__init__("A reply is still being written. Wait for it, or stop it, then send.")
-
-
-def sqlite_url(path: Path) -> str:
-    return f"sqlite:///{path}"
-
-
-def engine_url(url: str) -> str:
-    """``postgresql://`` (or ``postgres://``) with psycopg 3, the driver webchat installs."""
-    for scheme in ("postgresql://", "postgres://"):
-        if url.startswith(scheme):
-            return "postgresql+psycopg://" + url[len(scheme) :]
-    return url
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    # WAL lets readers run while a reply is written; busy_timeout makes concurrent writers wait
-    # for each other instead of failing with "database is locked".
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
-
-
-_MARKUP = re.compile(r"\*\*|__|`|^\s*(?:#{1,6}|>)\s*")
-
-
-def title_from(text: str) -> str:
-    """A conversation's title: its first message as plain words (bold, code and heading marks
-    dropped), shortened."""
-    line = " ".join(_MARKUP.sub("", text).split())
-    return line if len(line) <= TITLE_LENGTH else line[: TITLE_LENGTH - 1].rstrip() + "…"
 
 
 def _insert_turn(db: Connection, turn: Turn) -> None:
@@ -138,20 +60,7 @@ class Store:
 
     def __init__(self, url: str) -> None:
         """Connect, and bring the schema up to date (webchat.store.migrate; every worker may)."""
-        from webchat.store.migrate import upgrade
-
-        url = engine_url(url)
-        if url.startswith("postgresql+psycopg"):
-            try:
-                import psycopg  # noqa: F401
-            except ImportError:
-                raise RuntimeError(
-                    "--database-url postgresql://… needs psycopg: pip install 'webchat[postgres]'"
-                ) from None
-        # pre_ping: a server restart or an idle timeout must not turn into a failed request.
-        self.engine: Engine = create_engine(url, pool_pre_ping=not url.startswith("sqlite"))
-        if self.engine.dialect.name == "sqlite":
-            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self.engine: Engine = make_engine(url)
         upgrade(self.engine)
 
     def close(self) -> None:
