@@ -52,8 +52,10 @@ def default_gguf() -> Path:
 
 @pytest.fixture
 def make_app(tmp_path: Path) -> Callable[..., Flask]:
-    def factory(chat_fn: Callable[..., Any] | None = None, **changes: Any) -> Flask:
-        app = create_app(settings_for(tmp_path, **changes), chat_fn or slow_words(["Hi", " there"], 0))
+    def factory(chat_fn: Callable[..., Any] | None = None, *, page: Any = None, **changes: Any) -> Flask:
+        app = create_app(
+            settings_for(tmp_path, **changes), chat_fn or slow_words(["Hi", " there"], 0), page=page
+        )
         app.testing = True
         return app
 

@@ -33,10 +33,11 @@ from werkzeug.wrappers import Request, Response
 
 import webchat
 from webchat.app import create_app
+from webchat.backends import Backend
 from webchat.backends.inference import Generation, InferenceChat, make_client
-from webchat.completions import parse_request
 from webchat.messages import ChatMessage, filedata
 from webchat.store.schema import api_tokens
+from webchat.web.api.openai import parse_request
 from webchat.web.page import Page
 
 # A 1×1 PNG.
@@ -49,7 +50,7 @@ USER = [{"role": "user", "content": "hello"}]
 
 def new_token(app: Flask, owner: str = "s:program") -> str:
     with app.app_context():
-        return app.extensions["webchat_api"].tokens.create(owner, "test")[1]
+        return app.extensions["webchat"].tokens.create(owner, "test")[1]
 
 
 def bearer(secret: str) -> dict[str, str]:
@@ -179,7 +180,7 @@ def test_with_logins_a_user_makes_tokens_after_signing_in(make_app):
     assert signed_in.status_code in (302, 303), signed_in.get_data(as_text=True)
     secret = page_token(client)
     with app.app_context():
-        assert [t.owner for t in app.extensions["webchat_api"].tokens.list("u:ann")] == ["u:ann"]
+        assert [t.owner for t in app.extensions["webchat"].tokens.list("u:ann")] == ["u:ann"]
     assert app.test_client().get("/v1/models", headers=bearer(secret)).status_code == 200
 
 
@@ -280,7 +281,7 @@ def test_nobody_revokes_another_owners_token(make_app):
     app = make_app(api=True)
     someone = new_token(app, owner="s:someone")
     with app.app_context():
-        [token] = app.extensions["webchat_api"].tokens.list("s:someone")
+        [token] = app.extensions["webchat"].tokens.list("s:someone")
     client = app.test_client()
     reply = client.post(f"/settings/tokens/{token.id}/revoke", data={"csrf_token": csrf_of(client)})
     assert reply.status_code == 404
@@ -538,8 +539,7 @@ def test_images_reach_a_multimodal_chat_function_as_files(make_app, tmp_path):
         seen.append((message, files, [Path(p).read_bytes() for p in message["files"]]))
         return "Seen."
 
-    app = make_app(fn, api=True)
-    app.extensions["webchat"].page = Page(multimodal=True)
+    app = make_app(fn, api=True, page=Page(multimodal=True))
     client = app.test_client()
     image = {"type": "image_url", "image_url": {"url": PNG_URL}}
     body = {
@@ -581,8 +581,7 @@ def test_images_reach_a_multimodal_chat_function_as_files(make_app, tmp_path):
 )
 def test_bad_images_are_refused_with_the_reason(make_app, url, status, says):
     fn, calls = recording(["never"])
-    app = make_app(fn, api=True)
-    app.extensions["webchat"].page = Page(multimodal=True)
+    app = make_app(fn, api=True, page=Page(multimodal=True))
     content = [{"type": "text", "text": "look"}, {"type": "image_url", "image_url": {"url": url}}]
     reply = app.test_client().post(
         "/v1/chat/completions",
@@ -608,8 +607,7 @@ def test_a_text_only_chat_refuses_images_rather_than_dropping_them(api):
 
 
 def test_only_the_users_messages_carry_images(make_app):
-    app = make_app(api=True)
-    app.extensions["webchat"].page = Page(multimodal=True)
+    app = make_app(api=True, page=Page(multimodal=True))
     body = {
         "messages": [{"role": "assistant", "content": [{"type": "image_url", "image_url": PNG_URL}]}, *USER]
     }
@@ -689,14 +687,18 @@ def test_a_rate_limiting_model_server_gives_429_with_its_retry_after(api, rate_l
 
 
 def test_sampling_settings_apply_to_a_model_within_the_servers_limits():
-    from webchat.completions import for_request
+    from webchat.web.api.openai import for_request
 
-    chat = InferenceChat(
+    backend = Backend.of_model(
         make_client(model=None, base_url="http://127.0.0.1:9/v1", token="x", timeout=1),
+        model=None,
         generation=Generation(system_prompt="Server prompt", max_tokens=100, temperature=0.5),
+        server_name="The model server",
+        model_id="default",
     )
+    chat = backend.chat
     plain = parse_request({"messages": USER, "max_tokens": 500, "top_p": 0.9}, max_message_chars=100)
-    applied = for_request(chat, plain)
+    applied = for_request(backend, plain)
     assert applied.generation == Generation(
         system_prompt="Server prompt", max_tokens=100, temperature=0.5, top_p=0.9
     )
@@ -704,14 +706,14 @@ def test_sampling_settings_apply_to_a_model_within_the_servers_limits():
         {"messages": [{"role": "system", "content": "Mine"}, *USER], "max_tokens": 20, "temperature": 0},
         max_message_chars=100,
     )
-    applied = for_request(chat, own_prompt)
+    applied = for_request(backend, own_prompt)
     assert applied.generation == Generation(system_prompt="", max_tokens=20, temperature=0.0, top_p=None)
     assert chat.generation.max_tokens == 100  # the server's chat function is left as it was
 
     def python_fn(message, history):
         return "x"
 
-    assert for_request(python_fn, plain) is python_fn
+    assert for_request(Backend.of_function(python_fn, "title"), plain) is python_fn
 
 
 # Conversations
@@ -1020,12 +1022,11 @@ def test_the_api_in_front_of_the_real_local_model(tmp_path: Path, default_gguf: 
         assert len([p for p in pieces if p]) >= 2
     finally:
         server.shutdown()
-        app.extensions["webchat"].runner.chat_fn.server.stop()
+        app.extensions["webchat"].backend.process.stop()
 
 
 def test_a_program_downloads_the_files_of_its_owners_conversations(make_app):
-    app = make_app(api=True)
-    app.extensions["webchat"].page = Page(multimodal=True)
+    app = make_app(api=True, page=Page(multimodal=True))
     browser = app.test_client()
     sent = browser.post(
         "/turns",
@@ -1064,8 +1065,7 @@ def test_a_streamed_call_keeps_nothing_once_it_ends(live_server, tmp_path):
         yield "Looking"
         yield "Looking closely"
 
-    server = live_server(fn, api=True)
-    server.app.extensions["webchat"].page = Page(multimodal=True)
+    server = live_server(fn, api=True, page=Page(multimodal=True))
     client = openai.OpenAI(base_url=server.url + "/v1", api_key=new_token(server.app), max_retries=0)
     content = [{"type": "text", "text": "what is it?"}, {"type": "image_url", "image_url": {"url": PNG_URL}}]
     stream = client.chat.completions.create(
@@ -1088,8 +1088,7 @@ def files_api(make_app: Callable[..., Flask]) -> Callable[..., tuple[Flask, Any,
     """An app with the API on whose chat takes files: the app, its test client, a token's headers."""
 
     def build(multimodal: bool = True, **settings: Any) -> tuple[Flask, Any, dict[str, str]]:
-        app = make_app(api=True, **settings)
-        app.extensions["webchat"].page = Page(multimodal=multimodal)
+        app = make_app(api=True, page=Page(multimodal=multimodal), **settings)
         return app, app.test_client(), bearer(new_token(app))
 
     return build
@@ -1164,7 +1163,7 @@ def test_a_bad_upload_is_refused_with_the_reason(files_api, files, status, says)
     refused = upload(client, headers, files)
     assert refused.status_code == status, refused.get_data(as_text=True)
     assert says in refused.get_json()["error"]["message"] and refused.get_json()["error"]["param"] == "file"
-    assert list(app.extensions["webchat.uploads"].root.iterdir()) == []
+    assert list(app.extensions["webchat"].uploads.root.iterdir()) == []
 
 
 def test_uploads_are_refused_when_the_chat_takes_text_only(files_api):

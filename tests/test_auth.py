@@ -560,7 +560,7 @@ def test_only_the_login_page_static_files_and_the_token_api_are_public(auth_app)
         not in (303, 401, 405)
     }
     # The API's endpoints ask for an API token instead (webchat.web.api's guard).
-    assert {e for e in public if not e.startswith("api.")} <= {"auth.login", "static"}, public
+    assert {e for e in public if not e.startswith("api_")} <= {"auth.login", "static"}, public
 
 
 def test_settings_from_the_environment(tmp_path):

@@ -275,9 +275,9 @@ def test_no_javascript_controls_answer_with_pages(chat):
 def test_a_long_conversation_is_sent_in_pages(make_app, monkeypatch):
     # A long conversation's page holds only the newest messages; earlier ones load on request.
     from webchat.messages import ChatMessage
-    from webchat.web import pages
+    from webchat.web import views
 
-    monkeypatch.setattr(pages, "PAGE_MESSAGES", 10)
+    monkeypatch.setattr(views, "PAGE_MESSAGES", 10)
     chat = Chat(make_app(echo))
     chat.send("first of many")
     store = chat.app.extensions["webchat"].store

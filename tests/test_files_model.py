@@ -54,4 +54,4 @@ def test_an_image_sent_to_a_model_without_vision_gives_a_clear_message_and_the_c
         assert "cannot read images" not in page_html and "cat.png" in page_html
     finally:
         server.shutdown()
-        app.extensions["webchat"].runner.chat_fn.server.stop()
+        app.extensions["webchat"].backend.process.stop()

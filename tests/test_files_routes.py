@@ -73,7 +73,7 @@ def inputs_of(app, turn_id: str):
 
 
 def files_root(app) -> Path:
-    return app.extensions["webchat.uploads"].root
+    return app.extensions["webchat"].uploads.root
 
 
 def nothing_stored(app, client) -> bool:
@@ -602,7 +602,7 @@ def test_an_exported_conversation_imports_with_its_files(files_app):
     # The original, deleted and purged, takes its own files and leaves the copy's.
     client.post(f"/c/{original}/delete", headers={**HX, "X-CSRF-Token": token})
     store.purge_deleted(time.time() + 1)
-    assert app.extensions["webchat.uploads"].remove_orphans() == 2
+    assert app.extensions["webchat"].uploads.remove_orphans() == 2
     assert client.get(before[0]["url"]).status_code == 404
     assert client.get(cat["url"]).data == samples.png()
     assert client.get(box["value"]["url"]).status_code == 200

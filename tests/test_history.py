@@ -7,10 +7,10 @@ import time
 
 import pytest
 
+from webchat.conversation import history_dicts
 from webchat.history import HistoryCache
 from webchat.messages import ChatMessage
 from webchat.store import Store, sqlite_url
-from webchat.web.services import history_dicts
 
 
 @pytest.fixture
@@ -139,12 +139,12 @@ def test_a_finished_turn_prepares_the_next_ones_history(tmp_path):
 
     app = create_app(settings_for(tmp_path), lambda message, history: f"{len(history)} before")
     services = app.extensions["webchat"]
-    services.histories = HistoryCache(services.store, prepare_from=1)
+    services.conversations.histories = HistoryCache(services.store, prepare_from=1)
     client = app.test_client()
     token = csrf_of(client)
     sent = client.post("/turns", data={"text": "hi"}, headers={"HX-Request": "true", "X-CSRF-Token": token})
     conversation_id = sent.headers["HX-Push-Url"].rsplit("/", 1)[1]
-    histories = services.histories
+    histories = services.conversations.histories
     deadline = time.monotonic() + 10
     while not ((entry := histories._entries.get(conversation_id)) and entry.spare):
         assert time.monotonic() < deadline, "no copies were made after the reply"

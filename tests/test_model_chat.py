@@ -44,7 +44,7 @@ def test_the_default_local_model_streams_a_real_reply(tmp_path: Path, default_gg
         assert len(deltas) >= 2 or len(frames) >= 3  # it streamed in pieces
     finally:
         server.shutdown()
-        app.extensions["webchat"].runner.chat_fn.server.stop()
+        app.extensions["webchat"].backend.process.stop()
 
 
 def test_a_model_server_that_is_down_gives_a_readable_error(tmp_path: Path):

@@ -21,7 +21,7 @@ from huggingface_hub import InferenceClient
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from webchat.openapi import SPEC, openapi_spec
+from webchat.web.api.openapi import SPEC, openapi_spec
 
 
 def answer(message: Any, history: list[dict[str, Any]]) -> str:
@@ -31,7 +31,7 @@ def answer(message: Any, history: list[dict[str, Any]]) -> str:
 
 def new_token(app: Flask, owner: str = "s:schemathesis") -> str:
     with app.app_context():
-        return app.extensions["webchat_api"].tokens.create(owner, "schemathesis")[1]
+        return app.extensions["webchat"].tokens.create(owner, "schemathesis")[1]
 
 
 def validator(name: str) -> Any:

@@ -122,7 +122,7 @@ def test_a_client_supplied_path_in_a_form_field_is_never_a_file(server, field, v
     )
     assert b"root:" not in reply.text.encode()
     assert "/files/" not in reply.text  # no file was made from it
-    records = app.extensions["webchat.uploads"].records
+    records = app.extensions["webchat"].uploads.records
     with records.engine.connect() as db:
         assert db.exec_driver_sql("select count(*) from files").scalar_one() == 0
 

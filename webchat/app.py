@@ -7,29 +7,35 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, jsonify, render_template, request
-from flask_htmx import HTMX
-from flask_htmx import make_response as htmx_response
+from flask import Flask, Response, request
 from flask_sock import Sock
 from markupsafe import Markup
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from webchat import render
+from webchat.backends import Backend, build_backend
 from webchat.chat import ChatFunction
+from webchat.conversation import Conversations
 from webchat.hub import TurnHub
 from webchat.hub.memory import Hub
 from webchat.limits import RateWindow, RedisWindow, SlidingWindow, Slots
 from webchat.paths import STATIC_DIR, TEMPLATES_DIR
 from webchat.settings import Settings
 from webchat.store import Store
+from webchat.store.tokens import TokenStore
 from webchat.turns import TurnRunner
-from webchat.web import api, auth, compress, controls, conversations, pages, stream
+from webchat.web import auth, compress, controls, conversations, pages, stream, tokens
 from webchat.web import files as web_files
+from webchat.web.api import BLUEPRINTS as API_BLUEPRINTS
+from webchat.web.api.access import guard
+from webchat.web.api.errors import ApiError, api_error_response
+from webchat.web.errors import respond_to_http_error
+from webchat.web.grouping import thread, with_tail
+from webchat.web.htmx import htmx
 from webchat.web.page import LikeHandler, Page
-from webchat.web.services import Services
-from webchat.web.session import SessionInterface, check_csrf, csrf_token
-from webchat.web.views import thread, with_tail
+from webchat.web.services import EXTENSION, Services
+from webchat.web.session import SessionInterface, check_csrf, csrf_token, is_websocket
 
 log = logging.getLogger("webchat")
 
@@ -49,7 +55,8 @@ def create_app(
     on_like: LikeHandler | None = None,
 ) -> Flask:
     """Build the app. Without ``chat_fn`` the model named by ``settings`` answers; ``page`` is
-    what the page shows around the chat; ``on_like`` hears likes and dislikes."""
+    what the page shows around the chat; ``on_like`` hears likes and dislikes. Every service is
+    built here, once, into one :class:`Services` record."""
     settings = settings or Settings.load()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     app = Flask(
@@ -68,39 +75,59 @@ def create_app(
             "max_message_size": settings.max_socket_message,
         },
     )
-    builtin = chat_fn is None  # the built-in backends take files (images go to vision models)
+    # The built-in backends take files (images go to vision models); a program says so itself.
+    page = page or Page(
+        title=settings.title,
+        description=settings.description,
+        placeholder=settings.placeholder,
+        multimodal=chat_fn is None,
+    )
     if chat_fn is None:
-        from webchat.backends import build_chat_function
-
-        chat_fn, server_name = build_chat_function(settings)
+        backend = build_backend(settings)
+    else:
+        backend = Backend(chat_fn, server_name, page.title or "webchat")
     store = Store(settings.store_url)
     hub = _make_hub(settings)
-    runner = TurnRunner(store, hub, chat_fn, server_name=server_name)
-    _reap_abandoned_turns(app, runner, settings)
-    app.extensions["webchat"] = Services(
+    uploads = web_files.make_uploads(app, settings, store)
+    runner = TurnRunner(
+        store,
+        hub,
+        backend.chat,
+        server_name=backend.server_name,
+        reply_files=lambda turn: web_files.reply_files_for(app, uploads, turn),
+    )
+    rate = _rate_window(settings, hub)
+    app.extensions[EXTENSION] = Services(
         settings=settings,
         store=store,
         hub=hub,
+        backend=backend,
         runner=runner,
-        rate=_rate_window(settings, hub),
-        sockets=Slots(settings.max_sockets_per_owner),
-        page=page
-        or Page(
-            title=settings.title,
-            description=settings.description,
-            placeholder=settings.placeholder,
-            multimodal=builtin,
+        uploads=uploads,
+        conversations=Conversations(
+            store,
+            runner,
+            uploads,
+            rate,
+            max_message_chars=settings.max_message_chars,
+            max_running_turns=settings.max_running_turns,
+            multimodal=page.multimodal,
         ),
+        page=page,
+        tokens=TokenStore(store.engine),
+        auth=auth.make_auth(settings, store.engine),
+        rate=rate,
+        sockets=Slots(settings.max_sockets_per_owner),
+        api_slots=Slots(settings.api_max_concurrent),
         on_like=on_like,
     )
+    _reap_abandoned_turns(app, runner, settings)
     app.session_interface = SessionInterface()
-    HTMX(app)
-    auth.init_app(app, settings, store.engine)  # first: its sign-in check runs before every route
-    app.register_blueprint(pages.bp)
-    app.register_blueprint(controls.bp)
-    app.register_blueprint(conversations.bp)
-    web_files.init_app(app)
-    api.init_app(app)
+    htmx.init_app(app)
+    # auth first: its sign-in check runs before every route
+    blueprints = (auth.bp, pages.bp, controls.bp, conversations.bp, web_files.bp, tokens.bp, *API_BLUEPRINTS)
+    for blueprint in blueprints:
+        app.register_blueprint(blueprint)
     compress.init_app(app)
     _register_socket(app)
     _register_templates(app)
@@ -186,7 +213,7 @@ def _register_templates(app: Flask) -> None:
 
     @app.context_processor
     def interface() -> dict[str, Any]:
-        return {"ui": app.extensions["webchat"].page}
+        return {"ui": app.extensions[EXTENSION].page}
 
 
 def _register_security(app: Flask) -> None:
@@ -194,11 +221,11 @@ def _register_security(app: Flask) -> None:
     def protect() -> Any:
         # A websocket from a foreign origin is refused by the socket route with close code 1008,
         # which the page's hx-ws does not retry (a refused handshake would look like 1006 to it).
-        if request.headers.get("Upgrade", "").lower() == "websocket":
+        if is_websocket():
             # No permessage-deflate: frames are a few bytes, each compressed socket would keep
             # ~130 KB of zlib state, and every token would be compressed on its own.
             request.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
-        api.guard()  # /api/ and /v1/: is the API on, and the caller's token (which exempts from CSRF)
+        guard()  # /api/ and /v1/: is the API on, and the caller's token (which exempts from CSRF)
         check_csrf()
         return None
 
@@ -210,17 +237,5 @@ def _register_security(app: Flask) -> None:
         response.headers.setdefault("X-Frame-Options", "DENY")
         return response
 
-    @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException) -> Any:
-        message = error.description or error.name
-        if api.is_api_path():
-            return api.http_error_response(error)
-        if request.accept_mimetypes.best == "application/json":
-            return jsonify(error={"message": message, "code": error.code}), error.code
-        if request.headers.get("HX-Request") == "true":  # shown next to the composer, text kept
-            html = render_template("partials/composer_status.html", error=message)
-            response = htmx_response(html, retarget="#composer-status", reswap="innerHTML")
-            if getattr(error, "retry_after", None):
-                response.headers["Retry-After"] = str(error.retry_after)  # type: ignore[attr-defined]
-            return response, error.code
-        return render_template("error.html", error=error, message=message), error.code
+    app.register_error_handler(HTTPException, respond_to_http_error)
+    app.register_error_handler(ApiError, api_error_response)  # the guard raises it before routing ends

@@ -30,14 +30,33 @@ class UnsupportedError(NotImplementedError):
     """A Gradio feature that webchat does not have; raised while the program builds, never later."""
 
 
-class InputError(ValueError):
-    """A posted value that a form control refuses, or a message that breaks a rule; the text is
-    shown next to the composer (or as the API's error). ``status`` is the HTTP status to answer."""
+class Refused(ValueError):
+    """A request refused for a reason the person can act on: ``message`` says what and what to do
+    (shown next to the composer, or as the API's error), ``status`` is the HTTP status to answer.
+    Whatever the person had (their text, files, conversation) stays as it was."""
 
-    def __init__(self, message: str, status: int = 422) -> None:
+    status = 422
+
+    def __init__(self, message: str, status: int | None = None, *, where: str | None = None) -> None:
+        """``where``: the field at fault, for the API's ``param`` (``messages[2].content``)."""
         super().__init__(message)
         self.message = message
-        self.status = status
+        self.where = where
+        if status is not None:
+            self.status = status
+
+
+class InputError(Refused):
+    """A posted value that a form control refuses, or a message that breaks a rule."""
+
+
+def too_long(
+    text: str, limit: int, what: str = "This message", *, where: str | None = None
+) -> InputError | None:
+    """The message-length rule, worded once for every way a message comes in (None: it fits)."""
+    if len(text) <= limit:
+        return None
+    return InputError(f"{what} is {len(text):,} characters long; the limit is {limit:,}.", 413, where=where)
 
 
 # Matched by class name: huggingface_hub 0.x raises requests' exceptions, 1.x httpx's, 2.x httpx2's.

@@ -102,6 +102,11 @@ class Settings:
         return bool(self.auth or self.auth_file or self.trusted_user_header)
 
     @property
+    def api_enabled(self) -> bool:
+        """The API is on with ``--api``, or whenever logins are configured (tokens belong to users)."""
+        return bool(self.api or self.auth_enabled)
+
+    @property
     def models_dir(self) -> Path:
         return self.data_dir / "models"
 

@@ -50,15 +50,26 @@ def _logged(task: Callable[[], None], turn_id: str) -> Callable[[], None]:
     return run
 
 
+ReplyFiles = Callable[[Turn], Callable[[Reply], Reply]]
+
+
 class TurnRunner:
-    def __init__(self, store: Store, hub: TurnHub, chat_fn: ChatFunction, *, server_name: str) -> None:
+    def __init__(
+        self,
+        store: Store,
+        hub: TurnHub,
+        chat_fn: ChatFunction,
+        *,
+        server_name: str,
+        reply_files: ReplyFiles | None = None,
+    ) -> None:
+        """``reply_files``, called as a turn starts, returns what swaps the files in each step of
+        its reply for stored copies (text-only steps pass through untouched)."""
         self.store = store
         self.hub = hub
         self.chat_fn = chat_fn
         self.server_name = server_name
-        # Set by the files module: called as a turn starts, it returns what swaps the files in each
-        # step of the reply for stored copies (text-only steps pass through untouched).
-        self.reply_files: Callable[[Turn], Callable[[Reply], Reply]] | None = None
+        self.reply_files = reply_files
         self._reaper_pid = 0
 
     def start(

@@ -1,18 +1,69 @@
-"""Where replies come from: a model server, the embedded local model, or the echo demo."""
+"""Where replies come from: a model server, the embedded local model, or the echo demo.
+
+:func:`build_backend` turns the settings into a :class:`Backend`, the one record the app holds of
+its model, whatever kind it is; a Python program's chat function is wrapped in one too
+(:meth:`Backend.of_function`).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from webchat.chat import ChatFunction
 from webchat.settings import Settings
 
+if TYPE_CHECKING:
+    from webchat.backends.inference import Generation
+    from webchat.backends.local import LlamaServer
+
 log = logging.getLogger("webchat")
 
 
-def build_chat_function(settings: Settings) -> tuple[ChatFunction, str]:
-    """The chat function the settings ask for, and how to name its server in error messages."""
-    from webchat.backends.inference import Generation, InferenceChat, make_client
+@dataclass(frozen=True)
+class Backend:
+    """What answers: its chat function, how error messages name its server, the model id programs
+    see (``GET /v1/models``), and, for a model webchat drives itself, its generation settings and
+    how to make the same chat function with others (an API call's sampling)."""
+
+    chat: ChatFunction
+    server_name: str
+    model_id: str
+    generation: Generation | None = None
+    with_generation: Callable[[Generation], ChatFunction] | None = None
+    # The embedded llama.cpp server, kept (and stopped) with the app.
+    process: LlamaServer | None = None
+
+    @classmethod
+    def of_function(cls, chat: ChatFunction, model_id: str) -> Backend:
+        """A Python program's chat function (it takes no sampling settings)."""
+        return cls(chat, "The chat function", model_id or "webchat")
+
+    @classmethod
+    def of_model(cls, client: Any, *, model: str | None, generation: Generation, **kwargs: Any) -> Backend:
+        """A model server webchat drives through ``client`` (an InferenceClient)."""
+        from webchat.backends.inference import InferenceChat  # see build_backend
+
+        def again(changed: Generation) -> ChatFunction:
+            return InferenceChat(client, model=model, generation=changed)
+
+        return cls(again(generation), generation=generation, with_generation=again, **kwargs)
+
+    def tuned(self, changes: dict[str, Any]) -> ChatFunction:
+        """The chat function with some generation settings changed (unchanged for a program's)."""
+        if self.generation is None or self.with_generation is None:
+            return self.chat
+        return self.with_generation(dataclasses.replace(self.generation, **changes))
+
+
+def build_backend(settings: Settings) -> Backend:
+    """The backend the settings ask for (the local model is started here)."""
+    # Imported here, not above: a Python program's app never loads huggingface_hub (0.35 s).
+    from webchat.backends.inference import Generation, make_client
 
     generation = Generation(
         system_prompt=settings.system_prompt,
@@ -24,7 +75,7 @@ def build_chat_function(settings: Settings) -> tuple[ChatFunction, str]:
     if backend == "echo":
         from webchat.backends.echo import EchoChat
 
-        return EchoChat(), "the echo model"
+        return Backend(EchoChat(), "the echo model", "echo")
     if backend == "inference":
         client = make_client(
             model=settings.model,
@@ -32,10 +83,14 @@ def build_chat_function(settings: Settings) -> tuple[ChatFunction, str]:
             token=settings.hf_token,
             timeout=settings.request_timeout,
         )
-        name = f"The model server ({settings.base_url or settings.model})"
-        return InferenceChat(
-            client, model=settings.model if settings.base_url else None, generation=generation
-        ), name
+        model = settings.model if settings.base_url else None
+        return Backend.of_model(
+            client,
+            model=model,
+            generation=generation,
+            server_name=f"The model server ({settings.base_url or settings.model})",
+            model_id=settings.model or "default",
+        )
     from webchat.backends.local import LlamaServer, ensure_default_model
 
     gguf = settings.gguf or ensure_default_model(settings.models_dir)
@@ -48,6 +103,11 @@ def build_chat_function(settings: Settings) -> tuple[ChatFunction, str]:
     )
     base_url = server.start()
     client = make_client(model=None, base_url=base_url, token=None, timeout=settings.request_timeout)
-    chat = InferenceChat(client, generation=generation)
-    chat.server = server  # type: ignore[attr-defined]  # keeps the child alive as long as the app
-    return chat, f"The local model ({gguf.name})"
+    return Backend.of_model(
+        client,
+        model=None,
+        generation=generation,
+        server_name=f"The local model ({gguf.name})",
+        model_id=Path(server.gguf).stem,
+        process=server,
+    )

@@ -8,19 +8,15 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from webchat.errors import Refused
 from webchat.files.types import CATEGORIES, normal_mime
 
 MIB = 1024 * 1024
 TEXT_ONLY = "This chat takes text only. Remove the files and send again."
 
 
-class UploadError(ValueError):
+class UploadError(Refused):
     """An upload refused; ``message`` says why and what to do (shown next to the composer)."""
-
-    def __init__(self, message: str, status: int = 422) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
 
 
 def require_files_taken(multimodal: bool) -> None:

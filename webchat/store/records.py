@@ -7,6 +7,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from webchat.errors import Refused
 from webchat.messages import ChatMessage
 
 MessageStatus = Literal["complete", "stopped", "error", "interrupted"]
@@ -57,8 +58,10 @@ class Turn:
     created_at: float
 
 
-class TurnBusy(Exception):
+class TurnBusy(Refused):
     """The conversation already has a running turn (maybe started by another worker just now)."""
+
+    status = 409
 
     def __init__(self) -> None:
         super().__init__("A reply is still being written. Wait for it, or stop it, then send.")

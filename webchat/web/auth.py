@@ -19,31 +19,31 @@ from urllib.parse import unquote, urlsplit
 
 from flask import (
     Blueprint,
-    Flask,
     Response,
-    current_app,
     g,
-    jsonify,
     redirect,
     render_template,
     request,
     session,
     url_for,
 )
-from flask_htmx import make_response as htmx_response
 from sqlalchemy import Engine
 
 from webchat.settings import Settings
 from webchat.store.logins import Logins
 from webchat.users import Users, UsersError
-from webchat.web.session import rotate_session
+from webchat.web.errors import json_error, wants_json
+from webchat.web.htmx import htmx
+from webchat.web.htmx import make_response as htmx_response
+from webchat.web.services import services
+from webchat.web.session import is_api_path, is_websocket, rotate_session
 
 log = logging.getLogger("webchat.auth")
 
 bp = Blueprint("auth", __name__)
 
-# Reachable without signing in. Other modules may add theirs (a health check, say).
-PUBLIC_ENDPOINTS = {"auth.login", "auth.logout", "static"}
+# Reachable without signing in. The API's paths ask for an API token instead (its own guard).
+PUBLIC_ENDPOINTS = frozenset({"auth.login", "auth.logout", "static"})
 MAX_PASSWORD = 1024
 MAX_HEADER_USER = 120
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -79,18 +79,17 @@ def parse_proxies(entries: tuple[str, ...]) -> tuple[tuple[Network, ...], bool]:
     return tuple(networks), unix
 
 
-def init_app(app: Flask, settings: Settings, engine: Engine) -> None:
-    """Turn sign-in on when the settings ask for it (raises UsersError for bad users or proxies)."""
-    app.register_blueprint(bp)
+def make_auth(settings: Settings, engine: Engine) -> Auth | None:
+    """Sign-in, when the settings ask for it (raises UsersError for bad users or proxies)."""
     if not settings.auth_enabled:
-        return
+        return None
     proxies, unix = parse_proxies(settings.trusted_proxies)
     users = Users(settings.auth, settings.auth_file)
-    app.extensions["webchat.auth"] = Auth(settings, users, Logins(engine), proxies, unix)
+    return Auth(settings, users, Logins(engine), proxies, unix)
 
 
 def state() -> Auth | None:
-    return current_app.extensions.get("webchat.auth")
+    return services().auth
 
 
 # Who is asking
@@ -158,16 +157,15 @@ def require_sign_in() -> Any:
         g.user = user
         return None
     g.signed_out = True
-    if request.endpoint in PUBLIC_ENDPOINTS or request.headers.get("Upgrade", "").lower() == "websocket":
+    if request.endpoint in PUBLIC_ENDPOINTS or is_api_path() or is_websocket():
         return None  # the socket route itself closes with "sign in first" (1008)
     return sign_in_required()
 
 
 def sign_in_required() -> Any:
-    message = "Sign in first."
-    if request.path.startswith(("/api/", "/v1/")) or request.accept_mimetypes.best == "application/json":
-        return jsonify(error={"message": message, "code": 401}), 401
-    if request.headers.get("HX-Request") == "true":
+    if wants_json():
+        return json_error("Sign in first.", 401)
+    if htmx:
         # Keep the page (and whatever the user typed): say so next to the composer, with a link.
         current = urlsplit(request.headers.get("HX-Current-URL", "")).path
         root = request.script_root

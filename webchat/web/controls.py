@@ -3,70 +3,20 @@ reply, clear the conversation. Each answers with the re-rendered part of the pag
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from flask import Blueprint, abort, render_template, request
-from flask_htmx import make_response as htmx_response
 
-from webchat.messages import ChatMessage
-from webchat.store import Conversation, StoredMessage, TurnBusy
-from webchat.store.files import FileRecord
+from webchat.errors import Refused
 from webchat.web import files as web_files
-from webchat.web.pages import (
-    composer_error,
-    is_htmx,
-    owned_conversation,
-    owned_turn,
-    page_of_messages,
-    render_chat,
-)
+from webchat.web.grouping import groups
+from webchat.web.htmx import htmx
+from webchat.web.owned import owned_conversation, owned_message, owned_turn
 from webchat.web.services import services
 from webchat.web.session import current_owner
-from webchat.web.views import blocks
+from webchat.web.views import composer_error, page_of_messages, render_chat, render_messages
 
 bp = Blueprint("controls", __name__)
-
-
-def render_messages(
-    conversation: Conversation, *, composer_text: str | None = None, composer_files: Sequence[FileRecord] = ()
-) -> Any:
-    """The conversation's messages (the inside of #messages); optionally refill the composer: its
-    text, and in a chat that takes files, its attachments (``composer_files``, sent again)."""
-    store = services().store
-    running = store.running_turn(conversation.id)
-    stored, earlier = page_of_messages(conversation.id)
-    html = render_template(
-        "partials/messages.html",
-        conversation=conversation,
-        blocks=blocks(stored),
-        earlier=earlier,
-        running=running,
-        snapshot=services().hub.get(running.id) if running else None,
-    )
-    if composer_text is not None:
-        html += render_template("partials/composer_text.html", text=composer_text)
-        if services().page.multimodal:
-            html += render_template("partials/composer_files.html", kept=composer_files, oob=True)
-    return htmx_response(html, retarget="#messages", reswap="innerHTML")
-
-
-def owned_message(message_id: int) -> tuple[Conversation, StoredMessage]:
-    store = services().store
-    conversation_id = store.conversation_of_message(message_id)
-    if conversation_id is None:
-        abort(404)
-    conversation = owned_conversation(conversation_id)
-    stored = store.get_message(conversation.id, message_id)
-    if stored is None:
-        abort(404)
-    return conversation, stored
-
-
-def stop_running(conversation: Conversation) -> None:
-    running = services().store.running_turn(conversation.id)
-    if running:
-        services().runner.stop(running.id)
 
 
 @bp.get("/c/<conversation_id>/messages")
@@ -80,7 +30,7 @@ def messages(conversation_id: str) -> Any:
     return render_template(
         "partials/messages.html",
         conversation=conversation,
-        blocks=blocks(stored),
+        groups=groups(stored),
         earlier=earlier,
         running=None,
         older=True,
@@ -94,19 +44,17 @@ def undo(turn_id: str) -> Any:
     app = services()
     turn = owned_turn(turn_id)
     conversation = owned_conversation(turn.conversation_id)
-    with app.turn_lock:
-        last = app.store.last_turn(conversation.id)
-        if last is None or last.id != turn.id:
-            return composer_error("Only the last turn can be undone.", 409, conversation, "")
-        app.runner.stop(turn.id)
-        inputs = app.store.remove_turn(app.store.get_turn(turn.id) or turn, "undone")
+    try:
+        inputs = app.conversations.undo(turn)
+    except Refused as refused:
+        return composer_error(refused.message, refused.status, conversation, "")
     text = next((m.message.content for m in inputs if isinstance(m.message.content, str)), "")
     files = (
         web_files.sent_files(current_owner(), conversation.id, [m.message for m in inputs])
         if app.page.multimodal
         else []
     )
-    if not is_htmx():
+    if not htmx:
         return render_chat(conversation, text=text, kept=files)
     return render_messages(conversation, composer_text=text, composer_files=files)
 
@@ -122,35 +70,14 @@ def edit_form(message_id: int) -> Any:
 @bp.post("/messages/<int:message_id>/edit")
 def edit(message_id: int) -> Any:
     """Replace a sent message's text and run the conversation again from there."""
-    app = services()
     conversation, stored = owned_message(message_id)
-    text = request.form.get("text", "")
     if stored.kind != "input" or not isinstance(stored.message.content, str) or not stored.turn_id:
         abort(404)
-    if not text.strip():
-        return composer_error("The edited message is empty; type something or cancel.", 422, conversation, "")
-    if len(text) > app.settings.max_message_chars:
-        return composer_error(
-            f"The edited message is longer than {app.settings.max_message_chars:,} characters.",
-            413,
-            conversation,
-            "",
-        )
-    with app.turn_lock:
-        stop_running(conversation)
-        turn = app.store.get_turn(stored.turn_id)
-        if turn is None:
-            abort(404)
-        old_inputs = app.store.turn_messages(turn.id, "input")
-        extra = app.store.turn_inputs(turn.id)  # an edit keeps the additional inputs' values
-        inputs = [
-            ChatMessage(role="user", content=text) if m.id == stored.id else m.message for m in old_inputs
-        ]
-        try:
-            app.begin_turn(conversation, inputs, extra, replacing=turn)
-        except TurnBusy as busy:  # another worker started a reply here a moment ago; nothing changed
-            return composer_error(str(busy), 409, conversation, "")
-    if not is_htmx():
+    try:
+        services().conversations.edit(conversation, stored, request.form.get("text", ""))
+    except Refused as refused:
+        return composer_error(refused.message, refused.status, conversation, "")
+    if not htmx:
         return render_chat(conversation)
     return render_messages(conversation)
 
@@ -175,11 +102,8 @@ def feedback(message_id: int) -> Any:
 
 @bp.post("/c/<conversation_id>/clear")
 def clear(conversation_id: str) -> Any:
-    app = services()
     conversation = owned_conversation(conversation_id)
-    with app.turn_lock:
-        stop_running(conversation)
-        app.store.clear_conversation(conversation.id)
-    if not is_htmx():
+    services().conversations.clear(conversation)
+    if not htmx:
         return render_chat(conversation)
     return render_messages(conversation)

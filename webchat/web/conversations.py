@@ -3,23 +3,25 @@
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
-from flask_htmx import make_response as htmx_response
 
-from webchat.files.limits import UploadError
+from webchat.conversation import history_dicts
+from webchat.errors import Refused
 from webchat.messages import ChatMessage, MessageError, messages_from_list
-from webchat.web.files import copy_posted_files, uploads
-from webchat.web.pages import is_htmx, owned_conversation, render_chat
-from webchat.web.services import history_dicts, services
+from webchat.web.errors import respond
+from webchat.web.files import copy_posted_files
+from webchat.web.htmx import htmx
+from webchat.web.htmx import make_response as htmx_response
+from webchat.web.owned import owned_conversation
+from webchat.web.services import services
 from webchat.web.session import current_owner
+from webchat.web.views import render_chat
 
 bp = Blueprint("conversations", __name__)
 
-KEEP_DELETED_SECONDS = 24 * 3600
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
 
 
@@ -27,7 +29,7 @@ MAX_IMPORT_BYTES = 5 * 1024 * 1024
 def search() -> Any:
     query = request.args.get("q", "")[:200]
     found = services().store.list_conversations(current_owner(), search=query)
-    if not is_htmx():
+    if not htmx:
         return render_chat(None, conversations=found, query=query)
     return render_template(
         "partials/conversation_list.html", conversations=found, query=query, conversation=None
@@ -39,25 +41,20 @@ def rename(conversation_id: str) -> Any:
     conversation = owned_conversation(conversation_id)
     title = " ".join(request.form.get("title", "").split())
     if not title:
-        return _sidebar_error("A conversation needs a name.", conversation_id)
+        return _sidebar_error("A conversation needs a name.", conversation)
     services().store.rename_conversation(current_owner(), conversation.id, title)
     renamed = owned_conversation(conversation_id)
-    if not is_htmx():
+    if not htmx:
         return redirect(url_for("web.conversation", conversation_id=conversation.id), 303)
     return render_template("partials/conversation_item.html", c=renamed, conversation=_current())
 
 
 @bp.post("/c/<conversation_id>/delete")
 def delete(conversation_id: str) -> Any:
-    store = services().store
     conversation = owned_conversation(conversation_id)
-    running = store.running_turn(conversation.id)
-    if running:
-        services().runner.stop(running.id)
-    store.delete_conversation(current_owner(), conversation.id)
-    store.purge_deleted(time.time() - KEEP_DELETED_SECONDS)
+    services().conversations.delete(current_owner(), conversation)
     viewing = _current_id() == conversation.id
-    if not is_htmx():
+    if not htmx:
         return render_chat(None, deleted=conversation)
     if viewing:  # the page shows what was deleted: go to a new chat, offering the undo there
         return htmx_response("", redirect=url_for("web.new_chat", deleted=conversation.id))
@@ -70,7 +67,7 @@ def restore(conversation_id: str) -> Any:
     if not store.restore_conversation(current_owner(), conversation_id):
         abort(404, description="That conversation is gone for good: it cannot be restored.")
     conversation = owned_conversation(conversation_id)
-    if not is_htmx():
+    if not htmx:
         return redirect(url_for("web.conversation", conversation_id=conversation.id), 303)
     return render_template("partials/conversation_item.html", c=conversation, conversation=_current())
 
@@ -98,15 +95,11 @@ def import_conversation() -> Any:
         imported, copies = copy_posted_files(owner, parse_import(raw))
     except MessageError as error:
         return _import_error(str(error))
-    except UploadError as error:
+    except Refused as error:
         return _import_error(error.message)
-    store = services().store
-    conversation = store.create_conversation(owner)
-    for message in imported:  # each row keeps its place: the user's as input, the rest as replies
-        store.append(conversation.id, [message], kind="input" if message.role == "user" else "reply")
-    uploads().link(copies, conversation.id)
+    conversation = services().conversations.import_messages(owner, imported, copies)
     target = url_for("web.conversation", conversation_id=conversation.id)
-    if is_htmx():
+    if htmx:
         return htmx_response("", redirect=target)
     return redirect(target, 303)
 
@@ -130,18 +123,11 @@ def parse_import(raw: bytes) -> list[ChatMessage]:
 
 def _import_error(message: str) -> Any:
     text = f"Nothing was imported: {message}"
-    if is_htmx():
-        html = render_template("partials/composer_status.html", error=text)
-        return htmx_response(html, retarget="#composer-status", reswap="innerHTML"), 422
-    return render_chat(None, error=text, status=422)
+    return respond(text, 422, page=lambda: render_chat(None, error=text, status=422))
 
 
-def _sidebar_error(message: str, conversation_id: str) -> Any:
-    if is_htmx():
-        html = render_template("partials/composer_status.html", error=message)
-        return htmx_response(html, retarget="#composer-status", reswap="innerHTML"), 422
-    conversation = services().store.get_conversation(current_owner(), conversation_id)
-    return render_chat(conversation, error=message, status=422)
+def _sidebar_error(message: str, conversation: Any) -> Any:
+    return respond(message, 422, page=lambda: render_chat(conversation, error=message, status=422))
 
 
 def _current_id() -> str | None:

@@ -20,29 +20,27 @@ from flask import (
     Flask,
     Response,
     abort,
-    current_app,
     has_request_context,
-    jsonify,
     request,
     send_file,
     url_for,
 )
 from werkzeug.datastructures import FileStorage
-from werkzeug.exceptions import RequestEntityTooLarge
 
 from webchat.chat import Reply
 from webchat.files.limits import UploadError, UploadLimits, human_size, require_files_taken
 from webchat.files.storage import FILE_ID, Uploads
 from webchat.files.types import MediaKind, is_inline, media_kind
 from webchat.messages import ChatMessage, FileData
-from webchat.store import Turn
+from webchat.settings import Settings
+from webchat.store import Conversation, Store, Turn
 from webchat.store.files import FileRecord, FileRecords
+from webchat.web.services import services
 from webchat.web.session import current_owner
 
 bp = Blueprint("files", __name__)
 log = logging.getLogger("webchat.files")
 
-EXTENSION = "webchat.uploads"
 # A file is the whole document when opened: it may show itself, and nothing else, ever run.
 FILE_CSP = "default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'; sandbox"
 # Chromium's PDF viewer does not run in a sandboxed document.
@@ -50,24 +48,20 @@ PDF_CSP = "default-src 'none'; object-src 'self'; frame-ancestors 'self'"
 CACHE = "private, max-age=86400"
 
 
-def init_app(app: Flask) -> Uploads:
-    """Set up files for the app built by ``create_app`` (after its Services)."""
-    services = app.extensions["webchat"]
-    limits = UploadLimits.from_settings(services.settings)
-    uploads = Uploads(services.settings.data_dir, FileRecords(services.store.engine), limits)
-    app.extensions[EXTENSION] = uploads
+def make_uploads(app: Flask, settings: Settings, store: Store) -> Uploads:
+    """The app's files, with the request size the limits allow (for ``create_app``)."""
+    limits = UploadLimits.from_settings(settings)
+    uploads = Uploads(settings.data_dir, FileRecords(store.engine), limits)
     removed = uploads.remove_orphans()  # conversations purged since the last start took their files
     if removed:
         log.info("removed %d files no conversation uses any more", removed)
     # Werkzeug refuses a bigger body with 413 before reading it; too_large() words the answer.
     app.config["MAX_CONTENT_LENGTH"] = max(app.config.get("MAX_CONTENT_LENGTH") or 0, limits.request_size)
-    services.runner.reply_files = lambda turn: reply_files_for(app, uploads, turn)
-    app.register_blueprint(bp)
     return uploads
 
 
 def uploads() -> Uploads:
-    return current_app.extensions[EXTENSION]
+    return services().uploads
 
 
 def file_url(record: FileRecord) -> str:
@@ -85,19 +79,15 @@ def reply_files_for(app: Flask, store: Uploads, turn: Turn) -> Callable[[Reply],
     return store.reply_files(turn.owner, turn.conversation_id, url)
 
 
-@bp.get("/files/<file_id>/<name>")
-def serve(file_id: str, name: str) -> Response:
+def send_stored(record: FileRecord, *, inline: bool) -> Response | None:
+    """The stored file's bytes (as a download unless ``inline``), with the type sniffed when it
+    was stored; None unless it is a regular file inside our files folder: a symlink put in the
+    data folder (by anyone) must not turn a route into a way to read other files of the machine."""
     store = uploads()
-    record = store.get(current_owner(), file_id)
-    if record is None:
-        abort(404, description="There is no such file.")
     path = store.path_of(record)
-    # Only a regular file inside our files folder: a symlink put in the data folder (by anyone)
-    # must not turn this route into a way to read other files of the machine.
     if path.is_symlink() or not path.is_file() or not path.resolve().is_relative_to(store.root):
-        abort(404, description="There is no such file.")
-    inline = is_inline(record.mime_type)
-    response = send_file(
+        return None
+    return send_file(
         path,
         mimetype=record.mime_type,
         as_attachment=not inline,
@@ -106,6 +96,14 @@ def serve(file_id: str, name: str) -> Response:
         etag=True,
         max_age=None,
     )
+
+
+@bp.get("/files/<file_id>/<name>")
+def serve(file_id: str, name: str) -> Response:
+    record = uploads().get(current_owner(), file_id)
+    response = send_stored(record, inline=is_inline(record.mime_type)) if record else None
+    if record is None or response is None:
+        abort(404, description="There is no such file.")
     response.headers["X-Content-Type-Options"] = "nosniff"
     pdf = record.mime_type == "application/pdf"
     response.headers["Content-Security-Policy"] = PDF_CSP if pdf else FILE_CSP
@@ -129,11 +127,32 @@ def form_is_truncated() -> bool:
     return request.mimetype == "multipart/form-data" and not request.form and not request.files
 
 
+def check_complete() -> None:
+    if form_is_truncated():
+        raise UploadError("The message arrived incomplete (cut off). Send it again.", 400)
+
+
+def kept_file_ids() -> list[str]:
+    """The ids of the files undo gave back to the composer, posted to send again (not trusted)."""
+    return request.form.getlist("kept_files")
+
+
+def composer_files(
+    owner: str, conversation: Conversation | None, posted: list[FileStorage], kept_ids: list[str]
+) -> tuple[list[FileRecord], list[FileRecord]]:
+    """A message's files in order (the kept ones first) and, of those, the ones stored now. Kept
+    files are already stored (never trusted: each must be the owner's, in this conversation) and
+    count toward the limit with the new ones; UploadError says what is wrong."""
+    kept = kept_files(owner, conversation.id if conversation else None, kept_ids, adding=len(posted))
+    saved = save_posted(owner, posted)
+    return kept + saved, saved
+
+
 def save_posted(owner: str, posted: list[FileStorage]) -> list[FileRecord]:
     """Store a message's files (all or none); UploadError says what is wrong with them."""
     if not posted:
         return []
-    require_files_taken(current_app.extensions["webchat"].page.multimodal)
+    require_files_taken(services().page.multimodal)
     return uploads().save(owner, posted)
 
 
@@ -220,7 +239,7 @@ def kept_files(
     ids = list(dict.fromkeys(ids))
     if not ids:
         return []
-    require_files_taken(current_app.extensions["webchat"].page.multimodal)
+    require_files_taken(services().page.multimodal)
     store = uploads()
     total = len(ids) + adding
     if total > store.limits.max_files:
@@ -243,7 +262,7 @@ def kept_files(
 def still_kept(owner: str, conversation_id: str | None, ids: list[str]) -> list[FileRecord]:
     """Of the files a refused message kept, those it may send again: the page drawn without
     JavaScript shows them in the composer once more (the others are left out)."""
-    if conversation_id is None or not current_app.extensions["webchat"].page.multimodal:
+    if conversation_id is None or not services().page.multimodal:
         return []
     store = uploads()
     found = (
@@ -262,28 +281,6 @@ def _keepable(store: Uploads, owner: str, conversation_id: str, file_id: str) ->
     if path.is_symlink() or not path.resolve().is_relative_to(store.root):
         return None
     return record
-
-
-@bp.app_template_global()
-def too_large_message() -> str:
-    limits = uploads().limits
-    files = f"{limits.max_files} files" if limits.max_files != 1 else "1 file"
-    return (
-        f"This message is too large to send. Each file may be up to {human_size(limits.max_file_size)}, "
-        f"with at most {files} in a message. Remove some files and send again."
-    )
-
-
-@bp.app_errorhandler(RequestEntityTooLarge)
-def too_large(error: RequestEntityTooLarge) -> Any:
-    from webchat.web import api, pages  # they use this module
-
-    if api.is_api_path():
-        return api.http_error_response(error)
-    message = too_large_message()
-    if request.accept_mimetypes.best == "application/json":
-        return jsonify(error={"message": message, "code": 413}), 413
-    return pages.composer_error(message, 413, None, "")
 
 
 # Showing files in the page

@@ -22,6 +22,16 @@ CSRF_FIELD = "csrf_token"
 API_PREFIXES = ("/api/", "/v1/")
 
 
+def is_api_path() -> bool:
+    """Is this a request to the API for programs (``/api/``, ``/v1/``)? Its answers are JSON."""
+    return request.path.startswith(API_PREFIXES)
+
+
+def is_websocket() -> bool:
+    """Is this a websocket handshake?"""
+    return request.headers.get("Upgrade", "").lower() == "websocket"
+
+
 def bearer_token() -> str | None:
     """The token of an ``Authorization: Bearer <token>`` header, if the request has one."""
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
@@ -128,7 +138,7 @@ def check_csrf() -> None:
     """Refuse a state-changing request that does not carry this session's token (403)."""
     if request.method not in UNSAFE_METHODS:
         return
-    if request.path.startswith(API_PREFIXES) and bearer_token() is not None:
+    if is_api_path() and bearer_token() is not None:
         # A program with an API token: the API acts as the token's owner, never by cookies, so
         # there is nothing to forge (webchat.web.api checked the token before this). A request
         # that relies on the session cookie is checked like any other.

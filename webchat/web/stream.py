@@ -25,9 +25,9 @@ from simple_websocket import ConnectionClosed
 
 from webchat.hub import Snapshot
 from webchat.store import Turn
+from webchat.web.grouping import Group, groups
 from webchat.web.services import services
 from webchat.web.session import current_owner, same_origin, signed_out
-from webchat.web.views import Block, blocks
 
 RENDER_INTERVAL = 0.25
 WAIT_SECONDS = 5.0
@@ -94,9 +94,9 @@ def render_final(turn: Turn, snapshot: Snapshot | None) -> str:
             status="interrupted",
             error="This reply was interrupted. Retry it.",
         )
-    [block] = blocks(stored) or [Block("reply", turn.id)]
+    [group] = groups(stored) or [Group("reply", turn.id)]
     return render_template(
-        "partials/reply.html", turn_id=turn.id, stored=block.messages, status=block.status, error=block.error
+        "partials/reply.html", turn_id=turn.id, stored=group.messages, status=group.status, error=group.error
     )
 
 

@@ -9,10 +9,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, abort, redirect, render_template, request, url_for
 
 from webchat.store.tokens import ApiToken, TokenError, TokenStore
-from webchat.web.pages import is_htmx
+from webchat.web.htmx import htmx
 from webchat.web.services import services
 from webchat.web.session import current_owner
 
@@ -39,21 +39,17 @@ def _row(token: ApiToken) -> TokenRow:
 
 
 def _tokens() -> TokenStore:
-    return current_app.extensions["webchat_api"].tokens
+    return services().tokens
 
 
 @bp.app_context_processor
 def _api_link() -> dict[str, Any]:
-    from webchat.web.api import api_enabled
-
-    return {"api_enabled": api_enabled(services().settings)}
+    return {"api_enabled": services().settings.api_enabled}
 
 
 @bp.before_request
 def _only_when_on() -> None:
-    from webchat.web.api import api_enabled
-
-    if not api_enabled(services().settings):
+    if not services().settings.api_enabled:
         abort(404, description="The API is off. Start webchat with --api (or with logins) to make tokens.")
 
 
@@ -66,7 +62,7 @@ def render_tokens(*, secret: str | None = None, created: str = "", error: str = 
         "error": error,
         "api_base": request.host_url.rstrip("/") + request.script_root + "/v1",
     }
-    template = "partials/api_tokens.html" if is_htmx() else "tokens.html"
+    template = "partials/api_tokens.html" if htmx else "tokens.html"
     return render_template(template, **context), status
 
 
@@ -91,6 +87,6 @@ def create() -> Any:
 def revoke(token_id: str) -> Any:
     if not _tokens().revoke(current_owner(), token_id):
         return render_tokens(error="That token was already revoked.", status=404)
-    if not is_htmx():
+    if not htmx:
         return redirect(url_for("tokens.page"), 303)
     return render_tokens()

@@ -1,114 +1,109 @@
-"""Shapes the stored messages into what the templates draw: the user's input, then each reply."""
+"""The chat page and its parts, rendered from what the store holds: the whole page, the
+conversation's messages (the inside of ``#messages``), and an error next to the composer. A
+route that changes a conversation answers with one of these: the same partials the page draws.
+"""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any
 
-from markupsafe import Markup
+from flask import render_template, request
 
-from webchat.messages import ChatMessage
-from webchat.store import StoredMessage
+from webchat.store import Conversation, StoredMessage
+from webchat.store.files import FileRecord
+from webchat.web import files as web_files
+from webchat.web.errors import respond
+from webchat.web.grouping import groups
+from webchat.web.htmx import make_response as htmx_response
+from webchat.web.services import services
+from webchat.web.session import current_owner
 
-
-@dataclass
-class Block:
-    """Consecutive messages drawn together: one turn's input, or one turn's reply."""
-
-    kind: Literal["input", "reply"]
-    turn_id: str | None
-    messages: list[StoredMessage] = field(default_factory=list)
-
-    @property
-    def error(self) -> str | None:
-        return next((m.error for m in self.messages if m.error), None)
-
-    @property
-    def status(self) -> str:
-        return self.messages[-1].status if self.messages else "complete"
+PAGE_MESSAGES = 100  # a 5000-message page took 200 ms and 560 KB at 400; earlier ones load on request
 
 
-def blocks(stored: list[StoredMessage]) -> list[Block]:
-    result: list[Block] = []
-    for message in stored:
-        last = result[-1] if result else None
-        if last and last.kind == message.kind and last.turn_id == message.turn_id:
-            last.messages.append(message)
-        else:
-            result.append(Block(message.kind, message.turn_id, [message]))
-    return result
+def page_of_messages(
+    conversation_id: str, before: int | None = None
+) -> tuple[list[StoredMessage], int | None]:
+    """The newest PAGE_MESSAGES messages (before ``before``), and the id to load earlier ones from,
+    if there are any: a long conversation is not sent whole with every page."""
+    stored = services().store.messages(conversation_id, limit=PAGE_MESSAGES + 1, before=before)
+    if len(stored) > PAGE_MESSAGES:
+        stored = stored[1:]
+        return stored, stored[0].id
+    return stored, None
 
 
-@dataclass
-class Node:
-    """A message with the thoughts nested under it (Gradio nests by ``metadata.parent_id``)."""
-
-    message: ChatMessage
-    stored: StoredMessage | None = None
-    children: list[Node] = field(default_factory=list)
-    tail: bool = False
-
-
-def thread(items: Sequence[ChatMessage | StoredMessage], *, tail: bool = False) -> list[Node]:
-    """Nest messages under the thought whose ``metadata.id`` their ``parent_id`` names.
-
-    With ``tail``, the last message (in order, wherever it nests) carries the streaming tail.
-    """
-    nodes = [Node(item.message, item) if isinstance(item, StoredMessage) else Node(item) for item in items]
-    if tail and nodes:
-        nodes[-1].tail = True
-    by_id: dict[object, Node] = {}  # only earlier messages can be parents: no cycles
-    roots: list[Node] = []
-    for node in nodes:
-        meta = node.message.metadata
-        parent = by_id.get(meta.get("parent_id")) if meta.get("parent_id") is not None else None
-        (parent.children if parent else roots).append(node)
-        if meta.get("id") is not None:
-            by_id.setdefault(meta["id"], node)
-    return roots
-
-
-# While a reply streams, raw text is appended to a <span class="tail"> after the last rendered
-# Markdown. It must sit inside the last block (paragraph, list item, code), not after it, or the
-# text would jump to a new line until the next render.
-_TRAILING_CLOSE = re.compile(r"((?:</[a-z0-9]+>\s*)+)$")
-_CLOSE_TAG = re.compile(r"</([a-z0-9]+)>")
-_INLINE = frozenset(
-    {
-        "a",
-        "b",
-        "strong",
-        "em",
-        "i",
-        "s",
-        "del",
-        "span",
-        "sub",
-        "sup",
-        "math",
-        "mi",
-        "mn",
-        "mo",
-        "mrow",
-        "semantics",
+def _messages_context(conversation: Conversation) -> dict[str, Any]:
+    store, hub = services().store, services().hub
+    # The running turn first: a reply that ends before the messages are read is then among them
+    # (and its placeholder gets the final frame at once); the other order could show neither.
+    running = store.running_turn(conversation.id)
+    stored, earlier = page_of_messages(conversation.id)
+    return {
+        "groups": groups(stored),
+        "earlier": earlier,
+        "running": running,
+        "snapshot": hub.get(running.id) if running else None,
     }
-)
-TAIL = Markup('<span class="tail"></span>')
 
 
-def with_tail(html: str) -> Markup:
-    """``html`` with the streaming tail placed inside its last block element."""
-    match = _TRAILING_CLOSE.search(html)
-    if not match:
-        return Markup(html) + TAIL
-    closing = match.group(1)
-    names = _CLOSE_TAG.findall(closing)
-    offsets = [m.start() for m in _CLOSE_TAG.finditer(closing)]
-    for name, offset in zip(names, offsets, strict=True):
-        if name in _INLINE:
-            continue
-        cut = match.start() + offset
-        return Markup(html[:cut]) + TAIL + Markup(html[cut:])
-    return Markup(html) + TAIL
+def render_chat(
+    conversation: Conversation | None,
+    *,
+    error: str | None = None,
+    text: str = "",
+    kept: Sequence[FileRecord] = (),
+    status: int = 200,
+    conversations: list[Conversation] | None = None,
+    query: str = "",
+    deleted: Conversation | None = None,
+) -> tuple[str, int]:
+    """The whole page; ``conversations``/``query`` for a search, ``deleted`` to offer an undo,
+    ``text`` and ``kept`` (files to send again) to fill the composer with."""
+    app = services()
+    shown = _messages_context(conversation) if conversation else {"groups": [], "earlier": None}
+    if conversations is None:
+        conversations = app.store.list_conversations(current_owner())
+    html = render_template(
+        app.page.template,  # chat.html, or blocks.html for a gr.Blocks layout
+        conversation=conversation,
+        conversations=conversations,
+        query=query,
+        deleted=deleted,
+        error=error,
+        text=text,
+        kept=kept,
+        **{"running": None, "snapshot": None, **shown},
+    )
+    return html, status
+
+
+def render_messages(
+    conversation: Conversation, *, composer_text: str | None = None, composer_files: Sequence[FileRecord] = ()
+) -> Any:
+    """The conversation's messages (the inside of #messages); optionally refill the composer: its
+    text, and in a chat that takes files, its attachments (``composer_files``, sent again)."""
+    html = render_template(
+        "partials/messages.html", conversation=conversation, **_messages_context(conversation)
+    )
+    if composer_text is not None:
+        html += render_template("partials/composer_text.html", text=composer_text)
+        if services().page.multimodal:
+            html += render_template("partials/composer_files.html", kept=composer_files, oob=True)
+    return htmx_response(html, retarget="#messages", reswap="innerHTML")
+
+
+def composer_error(message: str, status: int, conversation: Conversation | None, text: str) -> Any:
+    """Say what is wrong next to the composer; the user's text stays where it is, and so do the
+    files it kept (drawn again, without JavaScript, those still available)."""
+
+    def page() -> tuple[str, int]:
+        # (A body over the size limit has no form to read: no conversation is named then.)
+        kept = []
+        if conversation is not None:
+            ids = request.form.getlist("kept_files")
+            kept = web_files.still_kept(current_owner(), conversation.id, ids)
+        return render_chat(conversation, error=message, text=text, kept=kept, status=status)
+
+    return respond(message, status, page=page)

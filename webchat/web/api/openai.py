@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import dataclasses
 import re
 import secrets
 import time
@@ -18,7 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from webchat.backends import Backend
 from webchat.chat import ChatFunction, Reply
+from webchat.errors import too_long
+from webchat.files.types import HEAD_BYTES, sniff
 from webchat.messages import ChatMessage, FileData, filedata
 
 MAX_MESSAGES = 2000
@@ -123,12 +125,9 @@ def parse_request(body: Any, *, max_message_chars: int) -> CompletionRequest:
             "The last message must be the user's (role 'user'): it is the one the chat answers.",
             param=f"messages[{len(parts) - 1}].role",
         )
-    if len(last.text) > max_message_chars:
-        raise RequestError(
-            f"The last message is {len(last.text):,} characters long; the limit is {max_message_chars:,}.",
-            param=f"messages[{len(parts) - 1}].content",
-            status=413,
-        )
+    too_long_error = too_long(last.text, max_message_chars, "The last message")
+    if too_long_error is not None:
+        raise RequestError(too_long_error.message, param=f"messages[{len(parts) - 1}].content", status=413)
     if sum(len(part.images) for part in parts) > MAX_IMAGES:
         raise RequestError(f"At most {MAX_IMAGES} images fit in one request.", param="messages")
     return CompletionRequest(model, stream, parts, sampling)
@@ -239,23 +238,10 @@ def decode_image(url: str, *, where: str) -> Image:
         raw = base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError):
         raise RequestError(f"{where}: the data: URL is not valid base64.", param=where) from None
-    mime_type = sniff_image(raw)
-    if mime_type is None:
+    mime_type = sniff(raw[:HEAD_BYTES])
+    if mime_type not in IMAGE_TYPES:
         raise RequestError(f"{where}: the data is not a PNG, JPEG, GIF or WebP image.", param=where)
     return Image(raw, mime_type)
-
-
-def sniff_image(data: bytes) -> str | None:
-    """The image type by its first bytes (what the data URL claims is not trusted)."""
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if data.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if data[:6] in (b"GIF87a", b"GIF89a"):
-        return "image/gif"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return None
 
 
 def to_messages(part: Part, folder: Path) -> list[ChatMessage]:
@@ -285,29 +271,23 @@ def chat_inputs(
     return {"text": last.text, "files": files}, history
 
 
-def for_request(fn: ChatFunction, request: CompletionRequest) -> ChatFunction:
+def for_request(backend: Backend, request: CompletionRequest) -> ChatFunction:
     """The chat function with the request's sampling applied, when it is a model we drive ourselves.
 
     Only the model backends take sampling settings; a Python chat function is called as it is.
     The server's system prompt gives way to one sent in the request (models accept one).
     """
-    from webchat.backends.inference import InferenceChat
-
-    if not isinstance(fn, InferenceChat):
-        return fn
-    sampling = request.sampling
-    generation = dataclasses.replace(
-        fn.generation,
-        max_tokens=min(sampling.max_tokens or fn.generation.max_tokens, fn.generation.max_tokens),
-        temperature=fn.generation.temperature if sampling.temperature is None else sampling.temperature,
-        top_p=fn.generation.top_p if sampling.top_p is None else sampling.top_p,
-        system_prompt="" if request.has_system else fn.generation.system_prompt,
+    own, sampling = backend.generation, request.sampling
+    if own is None:
+        return backend.chat
+    return backend.tuned(
+        {
+            "max_tokens": min(sampling.max_tokens or own.max_tokens, own.max_tokens),
+            "temperature": own.temperature if sampling.temperature is None else sampling.temperature,
+            "top_p": own.top_p if sampling.top_p is None else sampling.top_p,
+            "system_prompt": "" if request.has_system else own.system_prompt,
+        }
     )
-    copy = InferenceChat(fn.client, model=fn.model, generation=generation)
-    server = getattr(fn, "server", None)
-    if server is not None:
-        copy.server = server  # type: ignore[attr-defined]
-    return copy
 
 
 def reply_text(reply: Reply) -> str:

@@ -11,7 +11,11 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from webchat.completions import MAX_IMAGES, MAX_MESSAGES
+from flask import Blueprint, request
+
+from webchat.web.api.openai import MAX_IMAGES, MAX_MESSAGES
+
+bp = Blueprint("api_docs", __name__)
 
 JSON = "application/json"
 
@@ -614,3 +618,8 @@ def openapi_spec(server_url: str = "/") -> dict[str, Any]:
     spec = copy.deepcopy(SPEC)
     spec["servers"] = [{"url": server_url}]
     return spec
+
+
+@bp.get("/api/openapi.json")
+def openapi() -> Any:
+    return openapi_spec(server_url=request.script_root or "/")

@@ -1,0 +1,267 @@
+"""The turn lifecycle of a conversation, without Flask: send, retry, undo, edit, stop, clear,
+delete and import. The page's routes and the API call these and nothing else to change a
+conversation, so each rule is written here once.
+
+One lock per process is held while checking that a conversation has no running turn and starting
+one, so two tabs sending at once cannot start two replies; another worker may race past it, and
+then the database refuses the second running turn (``TurnBusy``, 409). Every refusal is a
+:class:`~webchat.errors.Refused` with its message and status, raised before anything changed:
+the person keeps their text, files and conversation.
+
+A chat function receives ``message`` (the text, or Gradio's ``{"text", "files"}`` when the chat
+takes files) and the history before the turn, read by the runner rather than here, so starting a
+turn costs the same however long the conversation is (webchat.history copies it ahead).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from webchat.errors import InputError, Refused, too_long
+from webchat.files.storage import Uploads
+from webchat.history import HistoryCache
+from webchat.limits import RateWindow, check_turn_limits
+from webchat.messages import ChatMessage
+from webchat.store import Conversation, MessageKind, Store, StoredMessage, Turn, TurnBusy
+from webchat.store.files import FileRecord
+from webchat.turns import TurnRunner
+
+KEEP_DELETED_SECONDS = 24 * 3600  # a deleted conversation can be restored for a day
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A message accepted: its conversation (``is_new`` if the message created it), the turn
+    writing the reply, and the stored input messages."""
+
+    conversation: Conversation
+    turn: Turn
+    inputs: list[StoredMessage]
+    is_new: bool
+
+
+def message_for(inputs: Sequence[StoredMessage], multimodal: bool) -> Any:
+    """What the chat function gets as ``message``: the text, or Gradio's multimodal dict."""
+    text = next((m.message.content for m in inputs if isinstance(m.message.content, str)), "")
+    if not multimodal:
+        return text
+    files = [
+        m.message.content["path"]
+        for m in inputs
+        if isinstance(m.message.content, dict) and "path" in m.message.content
+    ]
+    return {"text": text, "files": files}
+
+
+def history_dicts(stored: Iterable[StoredMessage]) -> list[dict[str, Any]]:
+    """The ``history`` a chat function receives (and an export holds): plain message dicts,
+    without the empty rows of failed replies."""
+    return [m.message.to_dict() for m in stored if not (m.status != "complete" and m.message.content == "")]
+
+
+def runs(messages: Iterable[ChatMessage]) -> Iterator[tuple[MessageKind, list[ChatMessage]]]:
+    """Consecutive messages of one kind (the user's are input, the rest replies), as turns store them."""
+    run: list[ChatMessage] = []
+    kind: MessageKind = "input"
+    for message in messages:
+        this: MessageKind = "input" if message.role == "user" else "reply"
+        if run and this != kind:
+            yield kind, run
+            run = []
+        kind = this
+        run.append(message)
+    if run:
+        yield kind, run
+
+
+class Conversations:
+    """Starts and ends the turns of every conversation in this process."""
+
+    def __init__(
+        self,
+        store: Store,
+        runner: TurnRunner,
+        uploads: Uploads,
+        rate: RateWindow,
+        *,
+        max_message_chars: int,
+        max_running_turns: int,
+        multimodal: bool,
+    ) -> None:
+        self.store = store
+        self.runner = runner
+        self.uploads = uploads
+        self.rate = rate
+        self.max_message_chars = max_message_chars
+        self.max_running_turns = max_running_turns
+        self.multimodal = multimodal  # the chat takes files: ``message`` is Gradio's dict
+        self.histories = HistoryCache(store)
+        self.lock = threading.Lock()
+
+    # The rules a message must keep
+
+    def check_text(self, text: str, *, has_files: bool = False, what: str = "This message") -> None:
+        """Refuse an empty message (unless it carries files) and one over the length limit."""
+        if not text.strip() and not has_files:
+            raise InputError("Type a message first.")
+        error = too_long(text, self.max_message_chars, what)
+        if error is not None:
+            raise InputError(error.message + " Shorten it and send again.", 413)
+
+    # Starting turns
+
+    def send(
+        self,
+        owner: str,
+        conversation: Conversation | None,
+        files: list[ChatMessage],
+        text: str,
+        extra: tuple[Any, ...] = (),
+        *,
+        saved: Sequence[FileRecord] = (),
+    ) -> Sent:
+        """Store the user's message (one message per file, then the text, Gradio's order) as a new
+        turn, in a new conversation if none is given, and start its reply. ``saved``: the files
+        stored for this message, removed again if it is refused, else linked to the conversation."""
+        sent = [*files, ChatMessage(role="user", content=text)] if text.strip() else list(files)
+        with self.lock:
+            is_new = conversation is None
+            try:
+                # The database refuses a second running turn too (another worker may start one now).
+                if conversation and self.store.running_turn(conversation.id):
+                    raise TurnBusy()
+                conversation = conversation or self.store.create_conversation(owner)
+                turn, inputs = self._begin(conversation, sent, extra)
+            except BaseException:  # refused (busy, too many replies at once...): the files were not sent
+                self.uploads.discard(saved)
+                raise
+            conversation = self.store.get_conversation(owner, conversation.id) or conversation  # now titled
+        self.uploads.link(saved, conversation.id)
+        return Sent(conversation, turn, inputs, is_new)
+
+    def retry(self, old: Turn) -> Turn:
+        """Run the last turn again from its stored input, with the additional inputs it had."""
+        with self.lock:
+            last = self.store.last_turn(old.conversation_id)
+            if last is None or last.id != old.id or old.status == "running":
+                raise Refused("Only the last reply can be retried, once it has ended.", 409)
+            turn = self.store.restart_turn(old)  # TurnBusy: another worker started a reply here
+            inputs = self.store.turn_messages(turn.id, "input")
+            stored = self.store.history_before(old.conversation_id, inputs[0].id) if inputs else []
+            extra = self.store.turn_inputs(old.id)
+            self.store.save_turn_inputs(turn.id, extra)
+            self.runner.start(turn, message_for(inputs, self.multimodal), history_dicts(stored), extra)
+        return turn
+
+    def edit(self, conversation: Conversation, stored: StoredMessage, text: str) -> Turn:
+        """Replace a sent message's text and run the conversation again from its turn (the turns
+        from there on go only once the new one exists: a refusal changes nothing)."""
+        if not text.strip():
+            raise InputError("The edited message is empty; type something or cancel.")
+        error = too_long(text, self.max_message_chars, "The edited message")
+        if error is not None:
+            raise error
+        with self.lock:
+            self.stop_running(conversation)
+            turn = self.store.get_turn(stored.turn_id or "")
+            if turn is None:
+                raise Refused("That message is no longer in the conversation.", 404)
+            inputs = [
+                ChatMessage(role="user", content=text) if m.id == stored.id else m.message
+                for m in self.store.turn_messages(turn.id, "input")
+            ]
+            new, _ = self._begin(conversation, inputs, self.store.turn_inputs(turn.id), replacing=turn)
+        return new
+
+    def _begin(
+        self,
+        conversation: Conversation,
+        inputs: list[ChatMessage],
+        extra: tuple[Any, ...] = (),
+        *,
+        replacing: Turn | None = None,
+    ) -> tuple[Turn, list[StoredMessage]]:
+        """Store the input as a new turn and start its reply (with ``lock`` held). ``replacing``:
+        an edit, which removes that turn and all after it once the new turn exists."""
+        check_turn_limits(
+            self.rate,
+            conversation.owner,
+            self.store.count_running_turns(conversation.owner),
+            self.max_running_turns,
+        )
+        turn = self.store.create_turn(conversation.id, conversation.owner)
+        if replacing is not None:
+            self.store.remove_turns_from(replacing)
+        stored = self.store.append(conversation.id, inputs, turn_id=turn.id, kind="input")
+        if extra:
+            self.store.save_turn_inputs(turn.id, extra)
+        histories, before = self.histories, stored[0].id
+
+        def history() -> list[dict[str, Any]]:
+            # Read by the runner, not here: the POST answers at once however long the conversation.
+            return histories.load(conversation.id, before_id=before)
+
+        self.runner.start(
+            turn,
+            message_for(stored, self.multimodal),
+            history,
+            extra,
+            after=lambda: histories.prepare(conversation.id),  # the next reply's history, copied now
+        )
+        return turn, stored
+
+    # Ending turns and changing what is stored
+
+    def stop(self, turn: Turn) -> None:
+        """End a running turn now, keeping what it wrote (nothing happens if it had ended)."""
+        self.runner.stop(turn.id)
+
+    def stop_running(self, conversation: Conversation) -> None:
+        running = self.store.running_turn(conversation.id)
+        if running:
+            self.runner.stop(running.id)
+
+    def undo(self, turn: Turn) -> list[StoredMessage]:
+        """Remove the last turn (stopping it if it runs); returns its input, to send again."""
+        with self.lock:
+            last = self.store.last_turn(turn.conversation_id)
+            if last is None or last.id != turn.id:
+                raise Refused("Only the last turn can be undone.", 409)
+            self.runner.stop(turn.id)
+            return self.store.remove_turn(self.store.get_turn(turn.id) or turn, "undone")
+
+    def clear(self, conversation: Conversation) -> None:
+        with self.lock:
+            self.stop_running(conversation)
+            self.store.clear_conversation(conversation.id)
+
+    def delete(self, owner: str, conversation: Conversation) -> None:
+        """Delete (restorable for a day; older deletions are purged now)."""
+        self.stop_running(conversation)
+        self.store.delete_conversation(owner, conversation.id)
+        self.store.purge_deleted(time.time() - KEEP_DELETED_SECONDS)
+
+    # Conversations from elsewhere
+
+    def check_messages(self, messages: Sequence[ChatMessage]) -> None:
+        """Refuse posted messages (an import, the API) whose text breaks the length limit."""
+        for index, message in enumerate(messages):
+            if isinstance(message.content, str):
+                where = f"messages[{index}].content"
+                error = too_long(message.content, self.max_message_chars, f"message {index}", where=where)
+                if error is not None:
+                    raise error
+
+    def import_messages(
+        self, owner: str, messages: Sequence[ChatMessage], copies: Sequence[FileRecord], title: str = ""
+    ) -> Conversation:
+        """A new conversation holding ``messages`` (its files already copied for it: ``copies``)."""
+        conversation = self.store.create_conversation(owner, title)
+        for kind, run in runs(messages):
+            self.store.append(conversation.id, run, kind=kind)
+        self.uploads.link(copies, conversation.id)
+        return self.store.get_conversation(owner, conversation.id) or conversation

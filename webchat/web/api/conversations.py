@@ -1,0 +1,122 @@
+"""The caller's conversations as JSON: list, create (from messages-format JSON), read, delete."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Blueprint, jsonify, request, url_for
+
+from webchat.conversation import history_dicts
+from webchat.errors import Refused
+from webchat.messages import ChatMessage, MessageError, messages_from_list
+from webchat.store import Conversation, StoredMessage
+from webchat.web.api.access import caller, json_body
+from webchat.web.api.errors import ApiError
+from webchat.web.files import ImportedFileError, copy_posted_files
+from webchat.web.services import services
+
+bp = Blueprint("api_conversations", __name__)
+
+MAX_TITLE = 200
+LIST_LIMIT = 200
+
+
+def conversation_summary(conversation: Conversation) -> dict[str, Any]:
+    return {
+        "id": conversation.id,
+        "object": "conversation",
+        "title": conversation.title,
+        "created_at": conversation.created_at,
+        "updated_at": conversation.updated_at,
+    }
+
+
+def conversation_detail(conversation: Conversation, stored: list[StoredMessage]) -> dict[str, Any]:
+    return {**conversation_summary(conversation), "messages": history_dicts(stored)}
+
+
+def owned(conversation_id: str) -> Conversation:
+    conversation = services().store.get_conversation(caller().owner, conversation_id)
+    if conversation is None:
+        raise ApiError(
+            404, f"There is no conversation {conversation_id!r} here.", code="conversation_not_found"
+        )
+    return conversation
+
+
+@bp.get("/api/conversations")
+def list_conversations() -> Any:
+    unknown = sorted(set(request.args) - {"limit"})
+    if unknown:
+        raise ApiError(
+            400, f"Unknown query parameter {unknown[0]!r}: only 'limit' is known.", param=unknown[0]
+        )
+    raw = request.args.get("limit", "50")
+    if not raw.isdigit() or not 1 <= int(raw) <= LIST_LIMIT:
+        raise ApiError(400, f"'limit' must be a whole number from 1 to {LIST_LIMIT}.", param="limit")
+    found = services().store.list_conversations(caller().owner, limit=int(raw))
+    return {"object": "list", "data": [conversation_summary(c) for c in found]}
+
+
+@bp.post("/api/conversations")
+def create_conversation() -> Any:
+    """A conversation from messages-format JSON. A file is FileData whose ``url`` names one of the
+    caller's files (uploaded with POST /api/files, or from a conversation of theirs); the new
+    conversation gets its own copy. The ``path`` a caller sends is never used."""
+    title, posted = _posted_conversation(json_body())
+    try:
+        messages, copies = copy_posted_files(caller().owner, posted)
+    except ImportedFileError as error:
+        raise ApiError(400, error.message, param=f"messages[{error.index}].content") from None
+    app = services()
+    conversation = app.conversations.import_messages(caller().owner, messages, copies, title)
+    response = jsonify(conversation_detail(conversation, app.store.messages(conversation.id)))
+    response.status_code = 201
+    response.headers["Location"] = url_for(
+        "api_conversations.get_conversation", conversation_id=conversation.id
+    )
+    return response
+
+
+def _posted_conversation(body: Any) -> tuple[str, list[ChatMessage]]:
+    """The title and messages of a posted conversation; ApiError names the field at fault."""
+    if not isinstance(body, Mapping):
+        raise ApiError(400, 'The body must be a JSON object, such as {"messages": [...]}.')
+    unknown = sorted(set(body) - {"title", "messages"})
+    if unknown:
+        raise ApiError(
+            400, f"Unknown field {unknown[0]!r}: a conversation has 'title' and 'messages'.", param=unknown[0]
+        )
+    title = body.get("title", "")
+    if not isinstance(title, str) or len(title) > MAX_TITLE:
+        raise ApiError(400, f"'title' must be a string of at most {MAX_TITLE} characters.", param="title")
+    data = body.get("messages", [])
+    for index, item in enumerate(data if isinstance(data, list) else []):
+        for key, kind, wording in (("metadata", Mapping, "an object"), ("options", list, "a list")):
+            if isinstance(item, Mapping) and item.get(key) is not None and not isinstance(item[key], kind):
+                raise ApiError(
+                    400, f"message {index}: '{key}' must be {wording}.", param=f"messages[{index}].{key}"
+                )
+    try:
+        messages = messages_from_list(data)
+    except MessageError as error:
+        raise ApiError(400, f"'messages' is not in messages format: {error}.", param="messages") from None
+    try:
+        services().conversations.check_messages(messages)
+    except Refused as error:
+        raise ApiError(error.status, error.message, param=error.where) from None
+    return title, messages
+
+
+@bp.get("/api/conversations/<conversation_id>")
+def get_conversation(conversation_id: str) -> Any:
+    conversation = owned(conversation_id)
+    return conversation_detail(conversation, services().store.messages(conversation.id))
+
+
+@bp.delete("/api/conversations/<conversation_id>")
+def delete_conversation(conversation_id: str) -> Any:
+    conversation = owned(conversation_id)
+    services().conversations.delete(caller().owner, conversation)
+    return {"id": conversation.id, "object": "conversation.deleted", "deleted": True}
