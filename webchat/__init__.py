@@ -1,5 +1,6 @@
 """webchat: a self-hosted LLM chat web app, and a drop-in for Gradio's messages-format chat API."""
 
+import importlib
 import sys
 from typing import Any
 
@@ -27,33 +28,11 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> Any:
-    # The web layer (Flask, the model backends) loads only when a program asks for it: these
-    # imports sit here so that ``import webchat`` stays light (a chat function may only need Error).
-    if name == "create_app":
-        from webchat.app import create_app
-
-        return create_app
-    if name == "ChatInterface":
-        from webchat.gradio.interface import ChatInterface
-
-        return ChatInterface
-    if name in MEDIA:  # webchat.Image(...) etc., like gr.Image in a reply
-        _refuse_in_blocks(name)
-        from webchat.gradio import media
-
-        return getattr(media, name)
-    if name in _GRADIO_COMPONENTS:
-        from webchat.gradio import components
-
-        return getattr(components, name)
-    if name in _GRADIO_BLOCKS:
-        from webchat.gradio import blocks
-
-        return getattr(blocks, name)
-    if name in _GRADIO_EVENTS:
-        from webchat.gradio import events
-
-        return getattr(events, name)
+    module = _LAZY.get(name)
+    if module is not None:
+        if name in MEDIA:  # webchat.Image(...) etc., like gr.Image in a reply
+            _refuse_in_blocks(name)
+        return getattr(importlib.import_module(module), name)
     if name in _GRADIO_UNSUPPORTED:
         raise UnsupportedError(
             f"gr.{name} is not supported by webchat: it runs Gradio chat programs (ChatInterface and a "
@@ -145,3 +124,14 @@ _GRADIO_UNSUPPORTED = frozenset(
         "on",
     }
 )
+# What ``webchat.<name>`` loads on first use: the web layer (Flask, the model backends) and the
+# Gradio surface load only when a program asks for them, so ``import webchat`` stays light (a
+# chat function may only need webchat.Error).
+_LAZY = {
+    "create_app": "webchat.app",
+    "ChatInterface": "webchat.gradio.interface",
+    **dict.fromkeys(MEDIA, "webchat.gradio.media"),
+    **dict.fromkeys(_GRADIO_COMPONENTS, "webchat.gradio.components"),
+    **dict.fromkeys(_GRADIO_BLOCKS, "webchat.gradio.blocks"),
+    **dict.fromkeys(_GRADIO_EVENTS, "webchat.gradio.events"),
+}

@@ -140,7 +140,7 @@ def _make_hub(settings: Settings) -> TurnHub:
     """The in-process hub; with --redis-url, the Redis hub that every worker and host shares."""
     if not settings.redis_url:
         return Hub()
-    from webchat.hub.redis import RedisHub
+    from webchat.hub.redis import RedisHub  # needs the optional redis package (webchat[redis])
 
     return RedisHub(settings.redis_url, lease_seconds=settings.runner_lease_seconds)
 

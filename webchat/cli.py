@@ -120,6 +120,7 @@ def main(argv: list[str] | None = None) -> None:
         serve_production(settings)
         return
 
+    # Not for --production above: there gunicorn's workers load the app, after gevent's patch.
     from webchat.app import create_app
     from webchat.server import serve
 

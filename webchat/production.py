@@ -109,11 +109,11 @@ class WebchatApplication(BaseApplication):  # type: ignore[misc]  # gunicorn has
                 self.cfg.set(key.lower(), value)
 
     def load(self) -> Any:
-        from gevent import monkey
+        from gevent import monkey  # in the worker, before anything else imports socket or threading
 
         monkey.patch_all()  # the gevent worker did it already; other worker classes need it too
 
-        from webchat.app import create_app
+        from webchat.app import create_app  # only now: after the patch above
 
         return create_app(self.settings)
 

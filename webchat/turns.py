@@ -33,7 +33,7 @@ def start_background(target: Callable[..., None], args: tuple[Any, ...], name: s
     and a POST holding the turn lock then queued behind every streaming socket (seconds at 1000)."""
     monkey = sys.modules.get("gevent.monkey")
     if monkey is not None and monkey.is_module_patched("threading"):
-        import gevent
+        import gevent  # present whenever gevent has patched threading
 
         gevent.spawn(target, *args)
         return

@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from webchat.backends.echo import EchoChat
+from webchat.backends.local import LlamaServer, ensure_default_model
 from webchat.chat import ChatFunction
 from webchat.settings import Settings
 
 if TYPE_CHECKING:
     from webchat.backends.inference import Generation
-    from webchat.backends.local import LlamaServer
 
 log = logging.getLogger("webchat")
 
@@ -73,8 +74,6 @@ def build_backend(settings: Settings) -> Backend:
     )
     backend = settings.chosen_backend
     if backend == "echo":
-        from webchat.backends.echo import EchoChat
-
         return Backend(EchoChat(), "the echo model", "echo")
     if backend == "inference":
         client = make_client(
@@ -91,8 +90,6 @@ def build_backend(settings: Settings) -> Backend:
             server_name=f"The model server ({settings.base_url or settings.model})",
             model_id=settings.model or "default",
         )
-    from webchat.backends.local import LlamaServer, ensure_default_model
-
     gguf = settings.gguf or ensure_default_model(settings.models_dir)
     log.info("starting the local model %s", gguf.name)
     server = LlamaServer(

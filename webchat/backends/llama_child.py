@@ -51,7 +51,7 @@ def watch_parent(parent_pid: int) -> None:
 
 def build_params(args: argparse.Namespace):  # -> xllamacpp.CommonParams
     """Server settings; the chat template is left empty so the GGUF's own template is used."""
-    import xllamacpp
+    import xllamacpp  # only installed on Linux x86_64, and only this child process needs it
 
     params = xllamacpp.CommonParams()
     params.model.path = args.model
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     threading.Thread(target=watch_parent, args=(args.parent_pid,), daemon=True).start()
     try:
-        import xllamacpp
+        import xllamacpp  # as above: the parent never loads llama.cpp
 
         server = xllamacpp.Server(build_params(args))
     except Exception as exc:  # xllamacpp raises RuntimeError for a bad model; report any failure

@@ -44,7 +44,7 @@ def _is_array(value: Any) -> bool:
 
 def _pil() -> Any:
     try:
-        from PIL import Image as PILImage
+        from PIL import Image as PILImage  # optional: only an image given as an array needs it
     except ImportError:  # pragma: no cover - depends on what is installed
         raise ImportError("an image from a numpy array needs Pillow: pip install pillow") from None
     return PILImage
@@ -72,7 +72,7 @@ def _image_file(value: Any, fmt: str) -> FileData:
 
 def _to_uint8(array: Any) -> Any:
     """Gradio's rule: floats in [0, 1] are scaled to 0..255, anything else is clipped to it."""
-    import numpy as np
+    import numpy as np  # optional: only arrays need it, and they come with numpy installed
 
     array = np.asarray(array)
     if array.dtype == np.uint8:
@@ -146,7 +146,7 @@ class Audio(_Media):
 
 
 def _wav_file(rate: int, samples: Any) -> FileData:
-    import numpy as np
+    import numpy as np  # optional: only arrays need it, and they come with numpy installed
 
     data = np.asarray(samples)
     if data.dtype.kind == "f":

@@ -146,7 +146,7 @@ class RedisHub:
 
     def __init__(self, url: str, *, lease_seconds: float = 15.0) -> None:
         try:
-            import redis
+            import redis  # optional (webchat[redis]): only --redis-url needs it
         except ImportError:  # pragma: no cover - the extra is missing
             raise HubUnavailable(
                 "--redis-url needs the redis package: pip install 'webchat[redis]'"

@@ -64,7 +64,7 @@ def _file_lock(engine: Engine) -> Iterator[None]:
         yield
         return
     try:
-        import fcntl
+        import fcntl  # POSIX only
     except ImportError:  # pragma: no cover - not on Linux: one process at a time is the rule
         yield
         return
