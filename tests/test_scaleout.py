@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from servers import free_port, wait_for_port
+from servers import free_port, wait_for_http, wait_for_port
 from webclient import TURN_ID, WS_URL, PageClient, frames_until_close
 
 pytestmark = pytest.mark.services
@@ -85,6 +85,7 @@ def start_instance(name: str, env: dict[str, str], folder: Path) -> Instance:
         )
     try:
         wait_for_port(port, timeout=60, process=process)
+        wait_for_http(f"http://127.0.0.1:{port}/new", timeout=120, process=process)
     except Exception:
         raise AssertionError(f"instance {name} did not start:\n{log.read_text()}") from None
     return Instance(name, port, process, log)

@@ -23,11 +23,30 @@ def start_turn(live_server, fn=None):
     return server, page, reply, ws_url, TURN_ID.search(reply.text).group(1)
 
 
+def lockstep(words: list[str]) -> tuple[object, threading.Semaphore]:
+    """A chat function that yields its next word only when the test lets it (one release per
+    frame received), so every word is its own frame however loaded the machine is."""
+    step = threading.Semaphore(0)
+
+    def fn(message, history):
+        text = ""
+        for word in words:
+            text += word
+            yield text
+            assert step.acquire(timeout=60), "the test stopped reading"
+
+    return fn, step
+
+
 def test_tokens_stream_then_the_rendered_reply_replaces_the_placeholder(live_server):
-    _, page, _, ws_url, turn_id = start_turn(live_server)
+    fn, step = lockstep(WORDS)
+    _, page, _, ws_url, turn_id = start_turn(live_server, fn)
     assert ws_url.startswith("ws://127.0.0.1:")
+    frames = []
     with page.socket(ws_url) as ws:
-        frames = frames_until_close(ws)
+        while not frames or frames[-1].get("swap") != "outerHTML":
+            frames.append(json.loads(ws.recv(timeout=60)))
+            step.release()  # the next word only once this frame arrived
     deltas = [f["d"] for f in frames if "d" in f]
     assert len(deltas) >= 3, frames  # token by token, not all at once
     final = frames[-1]

@@ -102,7 +102,8 @@ class PageClient:
         origin = self.base_url if origin is None else origin
         headers = {"Cookie": self.cookie_header()}
         ws_url = html.unescape(ws_url)  # as found in the page's hx-ws:connect attribute
-        return connect(ws_url, additional_headers=headers, origin=origin, open_timeout=10)
+        # A generous bound: on a loaded machine a handshake may wait seconds for the worker.
+        return connect(ws_url, additional_headers=headers, origin=origin, open_timeout=60)
 
 
 def frames_until_close(ws: ClientConnection, timeout: float = 20) -> list[dict[str, Any]]:
