@@ -251,6 +251,35 @@ def render_login(
     return html, status
 
 
+class SignInRefused(Exception):
+    """A sign-in refused: what to say, the status, and how long to wait (for Retry-After)."""
+
+    def __init__(self, message: str, status: int, wait: float = 0.0) -> None:
+        super().__init__(message)
+        self.message, self.status, self.wait = message, status, wait
+
+
+def sign_in(auth: Auth, username: str, password: str, address: str) -> None:
+    """Check the password, counting failures per user name and per address; on success the
+    session is the user's (a new session id and CSRF token: nothing from before carries over)."""
+    if not username or not password:
+        raise SignInRefused("Enter your user name and your password.", 422)
+    wait = wait_seconds(auth, username, address)
+    if wait:
+        minutes = math.ceil(wait / 60)
+        plural = "s" if minutes != 1 else ""
+        raise SignInRefused(f"Too many failed sign-ins. Try again in {minutes} minute{plural}.", 429, wait)
+    if len(password) > MAX_PASSWORD or not auth.users.verify(username, password):
+        window = auth.settings.login_window_seconds
+        auth.logins.record_failure([user_key(username), address_key(address)], window)
+        log.info("failed sign-in for %r from %s", username[:64], address)
+        raise SignInRefused("Wrong user name or password.", 401)
+    auth.logins.clear_failures(user_key(username))
+    rotate_session()
+    session["login"] = auth.logins.create(username)
+    log.info("%r signed in from %s", username, address)
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
     auth = state()
@@ -263,39 +292,14 @@ def login() -> Any:
         message = "You are signed out." if request.args.get("signed_out") else ""
         return render_login(auth, next_path=next_path, message=message)
     username = request.form.get("username", "").strip()
-    password = request.form.get("password", "")
-    if not username or not password:
-        return render_login(
-            auth,
-            next_path=next_path,
-            username=username,
-            error="Enter your user name and your password.",
-            status=422,
-        )
-    address = request.remote_addr or direct_peer()
-    wait = wait_seconds(auth, username, address)
-    if wait:
-        minutes = math.ceil(wait / 60)
+    try:
+        sign_in(auth, username, request.form.get("password", ""), request.remote_addr or direct_peer())
+    except SignInRefused as refused:
         html, status = render_login(
-            auth,
-            next_path=next_path,
-            username=username,
-            error=f"Too many failed sign-ins. Try again in {minutes} minute{'s' if minutes != 1 else ''}.",
-            status=429,
+            auth, next_path=next_path, username=username, error=refused.message, status=refused.status
         )
-        return Response(html, status, headers={"Retry-After": str(math.ceil(wait))})
-    ok = len(password) <= MAX_PASSWORD and auth.users.verify(username, password)
-    if not ok:
-        window = auth.settings.login_window_seconds
-        auth.logins.record_failure([user_key(username), address_key(address)], window)
-        log.info("failed sign-in for %r from %s", username[:64], address)
-        return render_login(
-            auth, next_path=next_path, username=username, error="Wrong user name or password.", status=401
-        )
-    auth.logins.clear_failures(user_key(username))
-    rotate_session()  # a new session id and CSRF token: nothing from before signing in carries over
-    session["login"] = auth.logins.create(username)
-    log.info("%r signed in from %s", username, address)
+        headers = {"Retry-After": str(math.ceil(refused.wait))} if refused.wait else {}
+        return Response(html, status, headers=headers)
     return go_to(next_path)
 
 
