@@ -227,14 +227,16 @@ def row(level: Level) -> str:
 async def main_async(args: argparse.Namespace) -> list[Level]:
     deadline = time.monotonic() + args.max_seconds
     with tempfile.TemporaryDirectory(prefix="webchat-bench-") as tmp:
-        server = Server(Path(tmp))
+        server = Server(Path(tmp), env={"BENCH_MODEL": args.model})
         server.start()
         levels: list[Level] = []
         try:
             print(f"# webchat streaming load, {machine()}", flush=True)
             print(load_note(), flush=True)
             print(
-                f"server: gunicorn -k gevent -w 1, pid {server.process.pid}; ramp {args.ramp} s\n", flush=True
+                f"server: gunicorn -k gevent -w 1, pid {server.process.pid}; ramp {args.ramp} s; "
+                f"fake model: {args.model}\n",
+                flush=True,
             )
             print(HEADER, flush=True)
             for concurrency in args.concurrency:
@@ -269,6 +271,7 @@ def main() -> None:
     p.add_argument("--max-seconds", type=float, default=120.0, help="bound on the whole run")
     p.add_argument("--idle", type=float, default=5.0, help="seconds of idle CPU to measure at the end")
     p.add_argument("--json", type=Path, help="also write the results here")
+    p.add_argument("--model", choices=("sync", "async"), default="sync", help="sync or async fake model")
     args = p.parse_args()
     args.concurrency = args.concurrency or [1, 10, 50, 200, 1000]
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)  # two sockets a session, here and there

@@ -121,3 +121,42 @@ def test_webchat_error_shows_its_message(store):
 
     hub, _, turn = start(store, fn)
     assert hub.wait_final(turn.id, 5).stored[0].error == "Quota used up for today."
+
+
+def test_stop_cancels_an_async_chat_function_where_it_awaits(store):
+    # Defends against a stopped async reply that awaits forever holding its runner (and never
+    # running its finally blocks): the stop cancels the await on webchat's asyncio loop.
+    import asyncio
+
+    started, closed = threading.Event(), threading.Event()
+
+    async def fn(message, history):
+        yield "so far"
+        started.set()
+        try:
+            await asyncio.Event().wait()  # nothing will ever set it
+        finally:
+            closed.set()
+
+    hub, runner, turn = start(store, fn)
+    assert started.wait(30)
+    assert hub.wait(turn.id, 0, 30) is not None
+    assert runner.stop(turn.id)
+    assert closed.wait(30), "the async generator was not cancelled"
+    final = hub.wait_final(turn.id, 30)
+    assert final.status == "stopped" and [m.message.content for m in final.stored] == ["so far"]
+
+
+def test_async_chat_functions_run_side_by_side_on_one_loop(store):
+    # Defends against one event loop per reply: the second reply's loop failed while the first ran.
+    import asyncio
+
+    both = threading.Barrier(2, timeout=30)
+
+    async def fn(message, history):
+        await asyncio.to_thread(both.wait)  # each reply waits here until the other has come too
+        yield "together"
+
+    runs = [start(store, fn) for _ in range(2)]
+    for hub, _, turn in runs:
+        assert hub.wait_final(turn.id, 30).status == "done"

@@ -10,12 +10,11 @@ webchat's history into the one Gradio 6 passes (webchat.interface does that for 
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import inspect
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from webchat import aio
 from webchat.errors import Error
 from webchat.messages import (
     ChatMessage,
@@ -57,38 +56,11 @@ def iterate_outputs(fn: ChatFunction, *args: Any) -> Iterator[Any]:
         finally:
             result.close()
     elif inspect.isasyncgen(result):
-        yield from _iterate_async(result)
+        yield from aio.iterate(result)  # one asyncio loop per process, in its own thread
     else:
         if inspect.iscoroutine(result):
-            coroutine = result
-            result = _outside_running_loop(lambda: asyncio.run(coroutine))
+            result = aio.run(result)
         yield result
-
-
-def _iterate_async(agen: AsyncIterator[Any]) -> Iterator[Any]:
-    """Drive an async generator from this (worker) thread, one step per yield."""
-    loop = asyncio.new_event_loop()
-    try:
-        while True:
-            try:
-                output = _outside_running_loop(lambda: loop.run_until_complete(agen.__anext__()))
-            except StopAsyncIteration:
-                return
-            yield output
-    finally:
-        _outside_running_loop(lambda: loop.run_until_complete(agen.aclose()))  # type: ignore[attr-defined]
-        loop.close()
-
-
-def _outside_running_loop(call: Callable[[], Any]) -> Any:
-    """``call()`` here, or in a helper thread if this thread already runs an event loop (async code
-    calling a chat function; Playwright's sync API in tests), where asyncio cannot start another."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return call()
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(call).result()
 
 
 def to_reply(output: Any, history: list[dict[str, Any]], message: Any) -> Reply:

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from webchat import aio
 from webchat.chat import ChatFunction, Reply, stream_reply
 from webchat.errors import describe
 from webchat.hub import TurnHub
@@ -71,6 +72,7 @@ class TurnRunner:
         self.server_name = server_name
         self.reply_files = reply_files
         self._reaper_pid = 0
+        self._scopes: dict[str, aio.Scope] = {}  # the turns this process runs, by id
 
     def start(
         self,
@@ -89,8 +91,13 @@ class TurnRunner:
         start_background(self._run, (turn, message, history, extra, keep_files, after), f"turn-{turn.id}")
 
     def stop(self, turn_id: str) -> bool:
-        """End a running turn now, keeping what it has produced; False if it had already ended."""
-        return self._finish(turn_id, "stopped")
+        """End a running turn now, keeping what it has produced; False if it had already ended.
+        An async chat function of this process is cancelled where it awaits."""
+        ended = self._finish(turn_id, "stopped")
+        scope = self._scopes.get(turn_id)
+        if scope is not None:
+            scope.cancel()
+        return ended
 
     def _run(
         self,
@@ -118,15 +125,20 @@ class TurnRunner:
         try:
             if callable(history):
                 history = history()
-            replies = stream_reply(self.chat_fn, message, history, *extra)
-            try:
-                for reply in replies:
-                    if keep_files:
-                        reply = keep_files(reply)
-                    if not self.hub.publish(turn.id, reply):
-                        return  # stopped: the stop request stored the reply
-            finally:
-                replies.close()
+            with aio.cancellable() as scope:  # a stop cancels what an async chat function awaits
+                self._scopes[turn.id] = scope
+                replies = stream_reply(self.chat_fn, message, history, *extra)
+                try:
+                    for reply in replies:
+                        if keep_files:
+                            reply = keep_files(reply)
+                        if not self.hub.publish(turn.id, reply):
+                            return  # stopped: the stop request stored the reply
+                finally:
+                    self._scopes.pop(turn.id, None)
+                    replies.close()
+        except aio.Cancelled:
+            return  # stopped while it awaited: the stop request stored the reply
         except Exception as error:
             log.info("turn %s failed: %r", turn.id, error)
             self._finish(turn.id, "error", describe(error, server=self.server_name))
