@@ -70,13 +70,14 @@ class FakeReasoningServer(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "text/event-stream")
         self.end_headers()
         deltas = [{"reasoning_content": "Thinking hard."}, {"content": "Done"}, {"content": "."}]
-        for delta in deltas:
+        for index, delta in enumerate(deltas):
+            last = index == len(deltas) - 1  # the last chunk says why it ended, as real servers do
             chunk = {
                 "id": "1",
                 "object": "chat.completion.chunk",
                 "created": 0,
                 "model": "m",
-                "choices": [{"index": 0, "delta": delta, "finish_reason": None}],
+                "choices": [{"index": 0, "delta": delta, "finish_reason": "stop" if last else None}],
             }
             self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
         self.wfile.write(b"data: [DONE]\n\n")

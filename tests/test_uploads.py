@@ -11,6 +11,7 @@ import shutil
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import samples
@@ -603,7 +604,9 @@ class RefusingClient:
         self.requests.append(messages)
         if any(isinstance(m["content"], list) for m in messages):
             raise ServerError(500, LLAMA_REFUSAL)
-        return iter(())
+        # An empty answer that ends as a whole stream does: one chunk with its finish reason.
+        choice = SimpleNamespace(delta=SimpleNamespace(content=""), finish_reason="stop")
+        return iter([SimpleNamespace(choices=[choice])])
 
 
 def test_after_a_refusal_images_are_described_so_the_conversation_goes_on(tmp_path: Path):

@@ -101,6 +101,8 @@ def describe(error: BaseException, *, server: str = "The model server") -> str:
         if 400 <= status < 500:
             return f"{server} refused the request ({status}). {detail}".strip()
         return f"{server} failed while answering ({status}). {detail}".strip()
+    if "ModelStreamError" in names:  # webchat.backends.inference: the stream broke or ended early
+        return f"{server} {error}. Retry."
     if names & _UNREACHABLE:
         return f"{server} cannot be reached (connection refused). Check that it is running, then retry."
     if names & _TIMEOUT:

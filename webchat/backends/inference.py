@@ -4,12 +4,14 @@ server, or any OpenAI-compatible chat-completions server."""
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from huggingface_hub import InferenceClient
+from huggingface_hub.errors import TextGenerationError
 
 from webchat.backends.thinking import ReplyBuilder
 from webchat.errors import is_image_refusal
@@ -39,6 +41,27 @@ def make_client(
     if base_url:
         return InferenceClient(base_url=base_url, token=token, timeout=timeout)
     return InferenceClient(model=model, token=token, timeout=timeout)
+
+
+class ModelStreamError(Exception):
+    """The model server's streamed answer was not a whole chat-completions stream; the text says
+    how, to follow the server's name ("The model server … ended its stream early")."""
+
+
+def _checked(stream: Iterator[Any]) -> Iterator[Any]:
+    """The stream's chunks; a line that is not JSON, or an error event, as ModelStreamError."""
+    try:
+        yield from stream
+    except json.JSONDecodeError:
+        raise ModelStreamError("sent something that is not a valid chat-completions stream") from None
+    except TextGenerationError as error:  # an {"error": ...} event in the stream
+        detail = error.args[0] if error.args else None
+        if isinstance(detail, Mapping):
+            detail = detail.get("message")
+        said = " ".join(str(detail).split())[:300] if detail else ""
+        raise ModelStreamError(
+            "sent an error in the middle of its stream" + (f": {said}" if said else "")
+        ) from None
 
 
 class InferenceChat:
@@ -73,10 +96,13 @@ class InferenceChat:
             top_p=self.generation.top_p,
         )
         reply = ReplyBuilder()
+        chunks, finished = 0, False
         try:
-            for chunk in stream:
+            for chunk in _checked(stream):
+                chunks += 1
                 if not chunk.choices:
                     continue
+                finished = finished or bool(chunk.choices[0].finish_reason)
                 delta = chunk.choices[0].delta
                 reasoning = getattr(delta, "reasoning_content", None) or getattr(delta, "reasoning", None)
                 if delta.content or reasoning:
@@ -86,6 +112,12 @@ class InferenceChat:
             close = getattr(stream, "close", None)
             if close:
                 close()  # frees the server's slot at once when the user stops the reply
+        if not chunks:
+            raise ModelStreamError("answered with something that is not a stream of chat completions")
+        if not finished:
+            # A body that ends cleanly before the server said the reply is complete (a proxy or
+            # the server cut it): what came is kept, and the reply ends as an error with Retry.
+            raise ModelStreamError("ended its stream early, before the reply was complete")
         if not reply.content and not reply.reasoning:
             yield ""
 
