@@ -294,3 +294,73 @@ def test_a_long_conversation_is_sent_in_pages(make_app, monkeypatch):
     last = chat.client.get(f"/c/{chat.conversation_id}/messages?before={oldest}", headers=HX)
     text = last.get_data(as_text=True)
     assert "<p>first of many</p>" in text and "before=" not in text and "Start a conversation" not in text
+
+
+# A final write that fails (a full disk, a database locked past its timeout)
+
+
+def failing_finish(monkeypatch, store, failures: list[int]):
+    """store.finish_turn fails while failures[0] > 0 (counting down), as a full disk would."""
+    from sqlalchemy.exc import OperationalError
+
+    from webchat import turns
+
+    real = store.finish_turn
+    monkeypatch.setattr(turns, "FINAL_WRITE_TRIES", (0.01, 0.01, 0.01))
+
+    def finish(*args, **kwargs):
+        if failures[0] > 0:
+            failures[0] -= 1
+            raise OperationalError("UPDATE turns", {}, Exception("database or disk is full"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(store, "finish_turn", finish)
+
+
+def test_a_final_write_that_fails_once_is_tried_again(make_app, monkeypatch):
+    app = make_app(lambda message, history: "the answer")
+    store = app.extensions["webchat"].store
+    failing_finish(monkeypatch, store, [2])
+    chat = Chat(app)
+    turn_id = chat.send("hi")
+    assert store.get_turn(turn_id).status == "done" and chat.stored()[-1] == ("assistant", "the answer")
+
+
+def test_a_final_write_that_keeps_failing_does_not_leave_the_conversation_stuck(make_app, monkeypatch):
+    # Defends against a turn left "running" for good after its final write failed: every later
+    # message answered 409 "a reply is still being written", also once the disk had room again.
+    app = make_app(lambda message, history: "the answer")
+    services = app.extensions["webchat"]
+    failures = [10**6]
+    failing_finish(monkeypatch, services.store, failures)
+    chat = Chat(app)
+    turn_id = chat.send("hi")
+    assert services.store.get_turn(turn_id).status == "running"  # nothing could be stored
+    busy = chat.post("/turns", {"text": "next", "conversation_id": chat.conversation_id})
+    assert busy.status_code == 409
+    failures[0] = 0  # room again
+    assert services.runner.reap() == 1  # what the background loop does every half lease
+    assert services.store.get_turn(turn_id).status == "done"
+    assert chat.stored()[-1] == ("assistant", "the answer")
+    chat.send("next")  # the conversation goes on
+    assert chat.stored()[-2:] == [("user", "next"), ("assistant", "the answer")]
+
+
+def test_a_message_the_store_cannot_take_is_refused_in_words_and_kept(make_app, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    app = make_app(lambda message, history: "the answer")
+    store = app.extensions["webchat"].store
+
+    def full(*args, **kwargs):
+        raise OperationalError("INSERT INTO conversations", {}, Exception("database or disk is full"))
+
+    monkeypatch.setattr(store, "create_conversation", full)
+    chat = Chat(app)
+    refused = chat.post("/turns", {"text": "keep me"})
+    assert refused.status_code == 503
+    text = refused.get_data(as_text=True)
+    assert "could not store your message" in text and "was not sent" in text
+    assert refused.headers["HX-Retarget"] == "#composer-status"  # shown by the composer: its text stays
+    no_js = chat.client.post("/turns", data={"text": "keep me", "csrf_token": chat.token})
+    assert no_js.status_code == 503 and "keep me" in no_js.get_data(as_text=True)

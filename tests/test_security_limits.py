@@ -64,6 +64,9 @@ def test_replies_running_at_once(make_app):
             for _ in range(3)
         ]
         assert codes == [200, 200, 429]
+        # The refused message made no conversation (an empty one in the sidebar, before).
+        owner = app.extensions["webchat"].store.running_turns()[0].owner
+        assert len(app.extensions["webchat"].store.list_conversations(owner)) == 2
     finally:
         release.set()
 

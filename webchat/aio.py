@@ -60,9 +60,9 @@ _scope: contextvars.ContextVar[Scope | None] = contextvars.ContextVar("webchat_a
 
 
 @contextlib.contextmanager
-def cancellable() -> Iterator[Scope]:
-    """Async steps run inside this (in this thread or greenlet) can be cancelled by its scope."""
-    scope = Scope()
+def cancellable(scope: Scope | None = None) -> Iterator[Scope]:
+    """Async steps run inside this (in this thread or greenlet) can be cancelled by ``scope``."""
+    scope = scope or Scope()
     token = _scope.set(scope)
     try:
         yield scope

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
 import secrets
+import signal
+import threading
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +28,7 @@ from webchat.paths import STATIC_DIR, TEMPLATES_DIR
 from webchat.settings import Settings
 from webchat.store import Store
 from webchat.store.tokens import TokenStore
-from webchat.turns import TurnRunner
+from webchat.turns import TurnRunner, start_later
 from webchat.web import auth, compress, controls, conversations, pages, stream, tokens
 from webchat.web import files as web_files
 from webchat.web.api import BLUEPRINTS as API_BLUEPRINTS
@@ -39,6 +43,8 @@ from webchat.web.session import SessionInterface, check_csrf, csrf_token, is_web
 
 log = logging.getLogger("webchat")
 
+RESTARTED = "The server restarted while this reply was being written. Retry it."
+SHUTDOWN_MARGIN_SECONDS = 2.0  # replies are stored this long before gunicorn's graceful timeout
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
     "media-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
@@ -95,6 +101,7 @@ def create_app(
         backend.chat,
         server_name=backend.server_name,
         reply_files=lambda turn: web_files.reply_files_for(app, uploads, turn),
+        lease_seconds=settings.runner_lease_seconds,
     )
     rate = _rate_window(settings, hub)
     app.extensions[EXTENSION] = Services(
@@ -121,7 +128,7 @@ def create_app(
         api_slots=Slots(settings.api_max_concurrent),
         on_like=on_like,
     )
-    _reap_abandoned_turns(app, runner, settings)
+    _recover_turns(app, runner)
     app.session_interface = SessionInterface()
     htmx.init_app(app)
     # auth first: its sign-in check runs before every route
@@ -153,22 +160,43 @@ def _rate_window(settings: Settings, hub: TurnHub) -> RateWindow:
     return SlidingWindow(settings.messages_per_minute)
 
 
-def _reap_abandoned_turns(app: Flask, runner: TurnRunner, settings: Settings) -> None:
-    """Replies left 'running' by a server that stopped are marked interrupted (and can be retried).
-
-    In one process that is every running turn, at start. With a shared hub, other workers may be
-    running turns right now: only turns whose runner's lease has lapsed count, checked at start
-    and then every half lease by each worker."""
-    if not runner.hub.shared:
-        runner.reap(reason="The server restarted while this reply was being written. Retry it.")
-        return
-    lease = settings.runner_lease_seconds
-    runner.reap(grace=lease)
+def _recover_turns(app: Flask, runner: TurnRunner) -> None:
+    """Replies left running by a process that ended are stored as interrupted, with their last
+    checkpoint (webchat/turns.py), at start and then in this process's background loop, which
+    also checkpoints and renews its lease; at exit, the replies it writes are stored as stopped."""
+    runner.reap(grace=runner.lease_seconds, reason=RESTARTED)
     runner.store.engine.dispose()  # with gunicorn --preload, no connection may cross the fork
+    app.before_request(runner.ensure_background)  # once per process (after any fork)
+    atexit.register(_shutdown, weakref.ref(runner))  # SIGTERM (as SystemExit), a worker's exit
+    _shutdown_before_the_kill(runner)
 
-    @app.before_request
-    def reaper() -> None:
-        runner.ensure_reaper(every=lease / 2, grace=lease)  # once per process (after any fork)
+
+def _shutdown(runner: weakref.ref[TurnRunner]) -> None:
+    alive = runner()
+    if alive is not None:
+        alive.shutdown()
+
+
+def _shutdown_before_the_kill(runner: TurnRunner) -> None:
+    """In a gunicorn worker, SIGTERM (a stop, a reload) lets replies go on for the graceful
+    timeout, and then the master kills the worker outright, before any exit hook: store the
+    replies still being written as stopped just before that (a reply that ends sooner is stored
+    whole, as usual)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+    worker = getattr(previous, "__self__", None)  # gunicorn's Worker.handle_exit, once it runs
+    graceful = getattr(getattr(worker, "cfg", None), "graceful_timeout", None)
+    if not callable(previous) or not isinstance(graceful, int | float):
+        return
+    ref = weakref.ref(runner)
+
+    def on_term(signum: int, frame: Any) -> None:
+        later = max(0.0, graceful - SHUTDOWN_MARGIN_SECONDS)
+        start_later(later, _shutdown, ref)  # the handler may not block (gevent runs it in its hub)
+        previous(signum, frame)
+
+    signal.signal(signal.SIGTERM, on_term)
 
 
 def _trust_proxies(app: Flask, hops: int) -> None:

@@ -21,6 +21,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from webchat.errors import InputError, Refused, too_long
 from webchat.files.storage import Uploads
 from webchat.history import HistoryCache
@@ -31,6 +33,10 @@ from webchat.store.files import FileRecord
 from webchat.turns import TurnRunner
 
 KEEP_DELETED_SECONDS = 24 * 3600  # a deleted conversation can be restored for a day
+NOT_STORED = (
+    "The server could not store your message (its disk may be full, or its database busy), so it "
+    "was not sent. It is still in the box: send it again in a moment."
+)
 
 
 @dataclass(frozen=True)
@@ -134,8 +140,12 @@ class Conversations:
                 # The database refuses a second running turn too (another worker may start one now).
                 if conversation and self.store.running_turn(conversation.id):
                     raise TurnBusy()
+                self._check_limits(owner)  # before a new conversation exists: a refusal leaves none
                 conversation = conversation or self.store.create_conversation(owner)
-                turn, inputs = self._begin(conversation, sent, extra)
+                turn, inputs = self._begin(conversation, sent, extra, checked=True)
+            except (SQLAlchemyError, OSError) as error:  # a full disk, a database past its timeout
+                self.uploads.discard(saved)
+                raise Refused(NOT_STORED, 503) from error
             except BaseException:  # refused (busy, too many replies at once...): the files were not sent
                 self.uploads.discard(saved)
                 raise
@@ -149,7 +159,7 @@ class Conversations:
             last = self.store.last_turn(old.conversation_id)
             if last is None or last.id != old.id or old.status == "running":
                 raise Refused("Only the last reply can be retried, once it has ended.", 409)
-            turn = self.store.restart_turn(old)  # TurnBusy: another worker started a reply here
+            turn = self.store.restart_turn(old, self.runner.id)  # TurnBusy: another worker started one
             inputs = self.store.turn_messages(turn.id, "input")
             stored = self.store.history_before(old.conversation_id, inputs[0].id) if inputs else []
             extra = self.store.turn_inputs(old.id)
@@ -184,16 +194,14 @@ class Conversations:
         extra: tuple[Any, ...] = (),
         *,
         replacing: Turn | None = None,
+        checked: bool = False,
     ) -> tuple[Turn, list[StoredMessage]]:
         """Store the input as a new turn and start its reply (with ``lock`` held). ``replacing``:
-        an edit, which removes that turn and all after it once the new turn exists."""
-        check_turn_limits(
-            self.rate,
-            conversation.owner,
-            self.store.count_running_turns(conversation.owner),
-            self.max_running_turns,
-        )
-        turn = self.store.create_turn(conversation.id, conversation.owner)
+        an edit, which removes that turn and all after it once the new turn exists; ``checked``:
+        the owner's limits were checked already."""
+        if not checked:
+            self._check_limits(conversation.owner)
+        turn = self.store.create_turn(conversation.id, conversation.owner, self.runner.id)
         if replacing is not None:
             self.store.remove_turns_from(replacing)
         stored = self.store.append(conversation.id, inputs, turn_id=turn.id, kind="input")
@@ -213,6 +221,11 @@ class Conversations:
             after=lambda: histories.prepare(conversation.id),  # the next reply's history, copied now
         )
         return turn, stored
+
+    def _check_limits(self, owner: str) -> None:
+        """TooFast (429) when the owner may not start another reply now."""
+        running = self.store.count_running_turns(owner)
+        check_turn_limits(self.rate, owner, running, self.max_running_turns)
 
     # Ending turns and changing what is stored
 

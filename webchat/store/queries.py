@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from webchat.messages import ChatMessage, message_from_dict
@@ -29,7 +29,7 @@ from webchat.store.records import (
     new_id,
     title_from,
 )
-from webchat.store.schema import conversations, messages, turn_inputs, turns
+from webchat.store.schema import conversations, messages, runners, turn_inputs, turns
 
 
 def _insert_turn(db: Connection, turn: Turn) -> None:
@@ -40,6 +40,7 @@ def _insert_turn(db: Connection, turn: Turn) -> None:
             owner=turn.owner,
             status=turn.status,
             created_at=turn.created_at,
+            runner_id=turn.runner_id,
         )
     )
 
@@ -312,9 +313,9 @@ class Store:
                 .values(status="cleared")
             )
 
-    def restart_turn(self, old: Turn) -> Turn:
+    def restart_turn(self, old: Turn, runner_id: str | None = None) -> Turn:
         """Retry: drop the old turn's reply and give its input to a new running turn, atomically."""
-        turn = Turn(new_id(), old.conversation_id, old.owner, "running", time.time())
+        turn = Turn(new_id(), old.conversation_id, old.owner, "running", time.time(), runner_id)
         with _one_running_turn(), self._write() as db:
             db.execute(delete(messages).where(messages.c.turn_id == old.id, messages.c.kind == "reply"))
             db.execute(update(messages).where(messages.c.turn_id == old.id).values(turn_id=turn.id))
@@ -356,9 +357,9 @@ class Store:
 
     # Turns
 
-    def create_turn(self, conversation_id: str, owner: str) -> Turn:
-        """A new running turn; TurnBusy if the conversation has one already."""
-        turn = Turn(new_id(), conversation_id, owner, "running", time.time())
+    def create_turn(self, conversation_id: str, owner: str, runner_id: str | None = None) -> Turn:
+        """A new running turn (produced by ``runner_id``); TurnBusy if the conversation has one."""
+        turn = Turn(new_id(), conversation_id, owner, "running", time.time(), runner_id)
         with _one_running_turn(), self._write() as db:
             _insert_turn(db, turn)
         return turn
@@ -419,7 +420,7 @@ class Store:
             ended = db.execute(
                 update(turns)
                 .where(turns.c.id == turn.id, turns.c.status == "running")
-                .values(status=status, finished_at=time.time())
+                .values(status=status, finished_at=time.time(), checkpoint=None)
             )
             if ended.rowcount == 0:
                 return None
@@ -432,6 +433,56 @@ class Store:
                 error=error,
                 within=db,
             )
+
+    # Checkpoints and leases (webchat.turns: nothing a reader saw is lost when a process dies)
+
+    def checkpoint(self, runner_id: str, replies: Mapping[str, Iterable[ChatMessage]]) -> None:
+        """Store the reply so far of each running turn (turn id -> messages), all in one
+        transaction, noting which runner produces them; a turn that has ended is left alone."""
+        if not replies:
+            return
+        rows = [
+            {
+                "tid": turn_id,
+                "rid": runner_id,
+                "data": json.dumps([m.to_dict() for m in reply], ensure_ascii=False),
+            }
+            for turn_id, reply in replies.items()
+        ]
+        statement = (
+            update(turns)
+            .where(turns.c.id == bindparam("tid"), turns.c.status == "running")
+            .values(runner_id=bindparam("rid"), checkpoint=bindparam("data"))
+        )
+        with self._write() as db:
+            db.execute(statement, rows)
+
+    def checkpointed(self, turn_id: str) -> list[ChatMessage]:
+        """The reply a running turn had when last checkpointed ([] if none)."""
+        with self.engine.connect() as db:
+            data = db.execute(select(turns.c.checkpoint).where(turns.c.id == turn_id)).scalar_one_or_none()
+        return [message_from_dict(item) for item in json.loads(data)] if data else []
+
+    def renew_runner(self, runner_id: str, pid: int, host: str) -> None:
+        """The runner is alive now (its lease starts again)."""
+        now = time.time()
+        with self._write() as db:
+            renewed = db.execute(update(runners).where(runners.c.id == runner_id).values(renewed_at=now))
+            if renewed.rowcount == 0:
+                db.execute(runners.insert().values(id=runner_id, pid=pid, host=host, renewed_at=now))
+
+    def live_runners(self, lease: float) -> dict[str, tuple[int, str]]:
+        """Runners that renewed their lease within ``lease`` seconds: id -> (pid, host). Rows a
+        day older than that are dropped."""
+        cutoff = time.time() - lease
+        with self._write() as db:
+            db.execute(delete(runners).where(runners.c.renewed_at < cutoff - 86400))
+            rows = db.execute(select(runners).where(runners.c.renewed_at >= cutoff))
+            return {row.id: (row.pid, row.host) for row in rows}
+
+    def end_runner(self, runner_id: str) -> None:
+        with self._write() as db:
+            db.execute(delete(runners).where(runners.c.id == runner_id))
 
     def running_turns(self) -> list[Turn]:
         with self.engine.connect() as db:
@@ -475,6 +526,10 @@ def _stored_message(row: Any) -> StoredMessage:
     )
 
 
+def _reply_json(reply: Iterable[ChatMessage]) -> str:
+    return json.dumps([m.to_dict() for m in reply], ensure_ascii=False)
+
+
 def _turn(row: Any) -> Turn:
     return Turn(
         id=row["id"],
@@ -482,4 +537,5 @@ def _turn(row: Any) -> Turn:
         owner=row["owner"],
         status=row["status"],
         created_at=row["created_at"],
+        runner_id=row["runner_id"],
     )

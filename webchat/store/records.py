@@ -56,6 +56,8 @@ class Turn:
     owner: str
     status: TurnStatus
     created_at: float
+    # The process producing it (webchat.turns.TurnRunner.id), once it stored a checkpoint.
+    runner_id: str | None = None
 
 
 class TurnBusy(Refused):

@@ -57,6 +57,10 @@ turns = Table(
     Column("status", String(16), nullable=False),
     Column("created_at", Float, nullable=False),
     Column("finished_at", Float, nullable=True),
+    # The process producing the reply (a row of ``runners``), and the reply so far, stored about
+    # once a second while it streams: after a crash the reply keeps what its reader saw.
+    Column("runner_id", String(32), nullable=True),
+    Column("checkpoint", Text, nullable=True),
     Index("ix_turns_status", "status"),
     # Every new turn counts the owner's running ones (the per-session limit).
     Index("ix_turns_owner_status", "owner", "status"),
@@ -68,6 +72,18 @@ turns = Table(
         sqlite_where=text("status = 'running'"),
         postgresql_where=text("status = 'running'"),
     ),
+)
+
+# Every process that produces replies renews its row while it lives (its lease): only the running
+# turns of a process whose lease lapsed are abandoned, so a worker starting beside one that drains
+# (a reload) leaves that one's replies alone.
+runners = Table(
+    "runners",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("pid", Integer, nullable=False),
+    Column("host", String(255), nullable=False),
+    Column("renewed_at", Float, nullable=False),
 )
 
 # API tokens a user creates for programs. Only a hash of the token is kept: whoever reads the
