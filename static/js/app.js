@@ -22,6 +22,17 @@
     if (s && s.id === "scroller") stick = s.scrollHeight - s.scrollTop - s.clientHeight < 80;
   }, true);
 
+  // A reply's socket URL says what the page showed when it was drawn (l, n). Once frames have
+  // come that is old news, so a reconnect (a cut connection, a tab shown again) asks without it
+  // and the server renders the reply anew, instead of sending again text the page has.
+  document.addEventListener("htmx:ws:before:message:incoming", (event) => {
+    const connection = event.detail.connection;
+    if (connection && !connection.fresh) {
+      connection.url = connection.url.replace(/\?.*$/, "");
+      connection.fresh = true;
+    }
+  });
+
   // Token frames {"d": text} append plain text to the reply's tail: no HTML is parsed, so a
   // token can never inject markup. Every other frame is htmx's to swap.
   document.addEventListener("htmx:ws:before:message:incoming", (event) => {

@@ -147,7 +147,9 @@ class TurnStream:
     def send_render(self, snapshot: Snapshot, now: float) -> None:
         send_text(self.ws, _frame({"content": render_body(snapshot)}))
         self.layout = snapshot.layout
-        self.sent = self.rendered = len(snapshot.tail_text)
+        # Rendering drops the text's trailing whitespace: it goes out again with the next delta,
+        # or "word11 " + "word12" would show as "word11word12".
+        self.sent = self.rendered = len(snapshot.tail_text.rstrip())
         self.rendered_at = now
 
     def send_final(self, snapshot: Snapshot | None) -> None:
