@@ -33,6 +33,11 @@ def parser() -> argparse.ArgumentParser:
     gen.add_argument("--max-tokens", type=int, help="longest reply, in tokens (default 1024)")
     gen.add_argument("--temperature", type=float)
     gen.add_argument("--top-p", type=float)
+    gen.add_argument(
+        "--request-timeout",
+        type=float,
+        help="seconds to wait for the model server's next bytes before the reply fails (default 120)",
+    )
     page = p.add_argument_group("page")
     page.add_argument("--title", help="title shown at the top of the page")
     page.add_argument("--description", help="Markdown shown under the title")
