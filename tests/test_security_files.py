@@ -4,9 +4,12 @@ on our origin."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import socket
 import threading
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -103,6 +106,36 @@ def test_a_symlink_in_the_data_folder_is_not_followed(server):
     assert status == 404 and SECRET.encode() not in body
 
 
+def test_the_api_does_not_follow_a_symlink_either(server):
+    # Defends against /api/files/<id>/<name> reading through a planted link (the page's route
+    # refused it; the API's did not: one check for both now).
+    app, url, _ = server
+    services = app.extensions["webchat"]
+    services.settings = dataclasses.replace(services.settings, api=True)
+    page = PageClient(url)
+    file_id, name = upload(page, "mine.txt", b"harmless text\n")
+    owner = services.uploads.records.get_any(file_id).owner
+    _, secret = services.tokens.create(owner, "probe")
+    stored = next(services.settings.data_dir.glob(f"files/{file_id}/*"))
+    stored.unlink()
+    stored.symlink_to(services.settings.data_dir / "secret_key_probe")
+    request = urllib.request.Request(
+        f"{url}/api/files/{file_id}/{name}", headers={"Authorization": f"Bearer {secret}"}
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    data = refused.value.read()
+    assert refused.value.code == 404 and SECRET.encode() not in data
+
+
+def test_a_file_is_served_only_under_its_own_name(server):
+    _, url, port = server
+    page = PageClient(url)
+    file_id, name = upload(page, "mine.txt", b"harmless text\n")
+    assert raw_get(port, f"/files/{file_id}/{name}", page.cookie_header())[0] == 200
+    assert raw_get(port, f"/files/{file_id}/other.html", page.cookie_header())[0] == 404
+
+
 @pytest.mark.parametrize(
     ("field", "value"),
     [
@@ -157,3 +190,45 @@ def test_uploaded_active_content_never_renders_on_our_origin(server, name, conte
     assert "x-content-type-options: nosniff" in head
     assert "sandbox" in head  # even if opened, it runs nothing
     # The type stays correct (issue: "correct Content-Type"); attachment + sandbox keep it inert.
+
+
+@pytest.mark.browser
+def test_uploads_neither_run_as_script_nor_apply_as_style_in_chromium(server, page):
+    # Defends against an uploaded x.js (or a file a model returns) loaded by a page of ours as
+    # <script src="/files/…">: the page's CSP allows same-origin scripts, so the file's type must.
+    _, url, _ = server
+    page.goto(url + "/new")
+    token = page.locator("input[name=csrf_token]").first.input_value()
+    urls = {}
+    for name, body in (("x.js", b"window.pwned = 1;"), ("x.css", b"body { color: rgb(1, 2, 3) }")):
+        sent = page.request.post(
+            url + "/turns",
+            multipart={
+                "text": "here",
+                "csrf_token": token,
+                "files": {"name": name, "mimeType": "text/plain", "buffer": body},
+            },
+            headers={"HX-Request": "true"},
+        )
+        assert sent.status == 200, sent.text()
+        file_id, file_name = FILE_URL.search(sent.text()).groups()
+        urls[name] = f"/files/{file_id}/{file_name}"
+    outcome = page.evaluate(
+        """async ([script, sheet]) => {
+            const load = (element) => new Promise((done) => {
+                element.onload = () => done("loaded");
+                element.onerror = () => done("refused");
+                document.head.append(element);
+            });
+            const s = document.createElement("script");
+            s.src = script;
+            const l = document.createElement("link");
+            l.rel = "stylesheet";
+            l.href = sheet;
+            const loaded = [await load(s), await load(l)];
+            return [...loaded, window.pwned ?? null, getComputedStyle(document.body).color];
+        }""",
+        [urls["x.js"], urls["x.css"]],
+    )
+    assert outcome[0] == "refused" and outcome[2] is None, outcome
+    assert outcome[3] != "rgb(1, 2, 3)", outcome

@@ -1,9 +1,10 @@
 """Files over HTTP: serving ``/files/<id>/<name>`` to its owner only, taking the files posted with
 a message, and the helpers the templates use to show files by kind.
 
-A file is served with the type sniffed when it was stored, ``nosniff``, and inline only when the
-browser cannot run anything in it (raster images, audio, video, PDF); the rest, SVG and HTML
-included, downloads. Anybody but the owner gets the same 404 as for an id that does not exist.
+A file is served inline, with the type sniffed when it was stored, only when the browser cannot
+run anything in it (raster images, audio, video, PDF); the rest, SVG and HTML included, downloads
+as ``application/octet-stream`` with ``nosniff``, which a browser will not run as a script or apply
+as a stylesheet. Anybody but the owner gets the same 404 as for an id that does not exist.
 """
 
 from __future__ import annotations
@@ -89,7 +90,9 @@ def send_stored(record: FileRecord, *, inline: bool) -> Response | None:
         return None
     return send_file(
         path,
-        mimetype=record.mime_type,
+        # Only types a browser shows as media keep their type: under nosniff it then refuses the
+        # rest (an uploaded x.js or x.css) as a script or a stylesheet of our own pages.
+        mimetype=record.mime_type if is_inline(record.mime_type) else "application/octet-stream",
         as_attachment=not inline,
         download_name=record.name,
         conditional=True,  # answers Range requests, so audio and video can seek
@@ -101,6 +104,8 @@ def send_stored(record: FileRecord, *, inline: bool) -> Response | None:
 @bp.get("/files/<file_id>/<name>")
 def serve(file_id: str, name: str) -> Response:
     record = uploads().get(current_owner(), file_id)
+    if record is not None and record.name != name:  # the name is part of the address, as in the API
+        record = None
     response = send_stored(record, inline=is_inline(record.mime_type)) if record else None
     if record is None or response is None:
         abort(404, description="There is no such file.")
