@@ -364,3 +364,38 @@ def test_a_message_the_store_cannot_take_is_refused_in_words_and_kept(make_app, 
     assert refused.headers["HX-Retarget"] == "#composer-status"  # shown by the composer: its text stays
     no_js = chat.client.post("/turns", data={"text": "keep me", "csrf_token": chat.token})
     assert no_js.status_code == 503 and "keep me" in no_js.get_data(as_text=True)
+
+
+def test_an_import_applies_the_message_length_limit(make_app):
+    # Defends against one imported message longer than the limit poisoning a conversation (its
+    # every later view rendered it again).
+    app = make_app(max_message_chars=100)
+    chat = Chat(app)
+    too_long = json.dumps([{"role": "user", "content": "x" * 101}])
+    refused = chat.post("/import", {"json": too_long})
+    assert refused.status_code == 422
+    text = refused.get_data(as_text=True)
+    assert "Nothing was imported" in text and "message 0 is 101 characters long; the limit is 100" in text
+    assert conversation_count(app) == 0
+
+
+def test_a_large_import_is_one_transaction(make_app):
+    # 20,000 messages (60,000 took 162 s when each was its own transaction).
+    app = make_app()
+    chat = Chat(app)
+    history = [{"role": "user" if i % 2 == 0 else "assistant", "content": f"m{i}"} for i in range(20_000)]
+    imported = chat.post("/import", {"json": json.dumps(history)})
+    assert imported.status_code == 200
+    conversation_id = imported.headers["HX-Redirect"].rsplit("/", 1)[1]
+    assert app.extensions["webchat"].store.count_messages(conversation_id) == 20_000
+    page = chat.client.get(f"/c/{conversation_id}").get_data(as_text=True)
+    assert "<title>m0" in page or ">m0<" in page  # titled by its first message
+
+
+def conversation_count(app) -> int:
+    from sqlalchemy import func, select
+
+    from webchat.store.schema import conversations
+
+    with app.extensions["webchat"].store.engine.connect() as db:
+        return db.execute(select(func.count()).select_from(conversations)).scalar_one()

@@ -82,3 +82,24 @@ def test_json_errors_for_api_style_requests(make_app):
     response = client.get("/c/missing", headers={"Accept": "application/json"})
     assert response.status_code == 404 and response.is_json
     assert response.get_json()["error"]["message"]
+
+
+@pytest.mark.parametrize("depth", [65, 5_000, 100_000])
+def test_deeply_nested_json_is_refused_in_words_not_with_a_500(make_app, depth):
+    # Defends against a body nested deep enough to exhaust Python's recursion: 500 before.
+    app = make_app(api=True)
+    client = app.test_client()
+    token = csrf_of(client)
+    _, secret = app.extensions["webchat"].tokens.create("s:probe", "t")
+    api = {"Authorization": f"Bearer {secret}", "Content-Type": "application/json"}
+    deep = '{"a":' * depth + "1" + "}" * depth
+    messages = '[{"role": "user", "content": "hi", "metadata": ' + deep + "}]"
+    imported = client.post(
+        "/import", data={"json": messages, "csrf_token": token}, headers={"HX-Request": "true"}
+    )
+    assert imported.status_code == 422 and "nested more than 64 levels" in imported.get_data(as_text=True)
+    posted = client.post("/api/conversations", data='{"messages": ' + messages + "}", headers=api)
+    assert posted.status_code == 400 and "nested more than 64 levels" in posted.get_json()["error"]["message"]
+    body = '{"messages": [{"role": "user", "content": ' + "[" * depth + "]" * depth + "}]}"
+    completion = client.post("/v1/chat/completions", data=body, headers=api)
+    assert completion.status_code == 400 and completion.get_json()["error"]["type"] == "invalid_request_error"

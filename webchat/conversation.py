@@ -272,9 +272,13 @@ class Conversations:
     def import_messages(
         self, owner: str, messages: Sequence[ChatMessage], copies: Sequence[FileRecord], title: str = ""
     ) -> Conversation:
-        """A new conversation holding ``messages`` (its files already copied for it: ``copies``)."""
-        conversation = self.store.create_conversation(owner, title)
-        for kind, run in runs(messages):
-            self.store.append(conversation.id, run, kind=kind)
+        """A new conversation holding ``messages`` (its files already copied for it: ``copies``),
+        all stored at once or not at all. Each text must keep the message-length limit."""
+        try:
+            self.check_messages(messages)
+            conversation = self.store.import_messages(owner, list(runs(messages)), title)
+        except BaseException:
+            self.uploads.discard(copies)
+            raise
         self.uploads.link(copies, conversation.id)
-        return self.store.get_conversation(owner, conversation.id) or conversation
+        return conversation

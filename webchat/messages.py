@@ -9,6 +9,7 @@ goes through :func:`message_from_dict` and :meth:`ChatMessage.to_dict`.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, NotRequired, TypedDict, TypeGuard
@@ -65,6 +66,43 @@ METADATA_KEYS = frozenset(MetadataDict.__annotations__)
 
 class MessageError(ValueError):
     """A message that does not fit the messages format; the text says what is wrong."""
+
+
+MAX_JSON_DEPTH = 64  # messages need a handful of levels; deeper only costs (and Python recurses)
+
+
+def parse_json(raw: bytes | str, what: str = "The body") -> Any:
+    """JSON from a client (an import, an API body), or MessageError saying what is wrong with it:
+    not JSON, or nested deeper than MAX_JSON_DEPTH (which would otherwise end as a 500)."""
+    try:
+        value = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise MessageError(f"{what} is not valid JSON ({error}).") from None
+    except RecursionError:
+        value = None
+    if value is None or _deeper_than(value, MAX_JSON_DEPTH):
+        if value is None and raw.strip() in (b"null", "null"):
+            return None
+        raise MessageError(f"{what} is JSON nested more than {MAX_JSON_DEPTH} levels deep.")
+    return value
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Is ``value`` nested more than ``limit`` levels deep? (Without recursion.)"""
+    level: list[Any] = [value]
+    for _ in range(limit + 1):
+        level = [child for item in level for child in _children(item)]
+        if not level:
+            return False
+    return True
+
+
+def _children(item: Any) -> list[Any]:
+    if isinstance(item, dict):
+        return list(item.values())
+    if isinstance(item, list):
+        return item
+    return []
 
 
 @dataclass

@@ -213,6 +213,42 @@ class Store:
             db.execute(update(conversations).where(conversations.c.id == conversation_id).values(**changes))
         return stored
 
+    def import_messages(
+        self, owner: str, runs: Iterable[tuple[MessageKind, list[ChatMessage]]], title: str = ""
+    ) -> Conversation:
+        """A new conversation holding ``runs`` of messages (each run one kind), written in one
+        transaction with one bulk insert: tens of thousands of messages in a moment, or none."""
+        now = time.time()
+        conversation = Conversation(new_id(), owner, title, now, now)
+        rows = [
+            {
+                "conversation_id": conversation.id,
+                "turn_id": None,
+                "kind": kind,
+                "role": message.role,
+                "data": json.dumps(message.to_dict(), ensure_ascii=False),
+                "status": "complete",
+                "error": None,
+                "created_at": now,
+            }
+            for kind, run in runs
+            for message in run
+        ]
+        first_text = next((m.text for _, run in runs for m in run if m.role == "user" and m.text.strip()), "")
+        with self._write() as db:
+            db.execute(
+                conversations.insert().values(
+                    id=conversation.id,
+                    owner=owner,
+                    title=title_from(title or first_text),
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            if rows:
+                db.execute(messages.insert(), rows)
+        return self.get_conversation(owner, conversation.id) or conversation
+
     def messages(
         self, conversation_id: str, *, limit: int | None = None, before: int | None = None
     ) -> list[StoredMessage]:

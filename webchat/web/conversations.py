@@ -10,7 +10,7 @@ from flask import Blueprint, Response, abort, redirect, render_template, request
 
 from webchat.conversation import history_dicts
 from webchat.errors import Refused
-from webchat.messages import ChatMessage, MessageError, messages_from_list
+from webchat.messages import ChatMessage, MessageError, messages_from_list, parse_json
 from webchat.web.errors import respond
 from webchat.web.files import copy_posted_files
 from webchat.web.htmx import htmx
@@ -92,7 +92,9 @@ def import_conversation() -> Any:
     raw = upload.read(MAX_IMPORT_BYTES + 1) if upload else request.form.get("json", "").encode()
     owner = current_owner()
     try:
-        imported, copies = copy_posted_files(owner, parse_import(raw))
+        posted = parse_import(raw)
+        services().conversations.check_messages(posted)  # before any file is copied for it
+        imported, copies = copy_posted_files(owner, posted)
     except MessageError as error:
         return _import_error(str(error))
     except Refused as error:
@@ -109,10 +111,7 @@ def parse_import(raw: bytes) -> list[ChatMessage]:
         raise MessageError("Choose a JSON file exported from webchat (or any messages-format list).")
     if len(raw) > MAX_IMPORT_BYTES:
         raise MessageError(f"The file is larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MB.")
-    try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise MessageError(f"The file is not valid JSON ({error}).") from None
+    data = parse_json(raw, "The file")
     if isinstance(data, dict) and "messages" in data:
         data = data["messages"]
     messages = messages_from_list(data)

@@ -7,11 +7,11 @@ sends (``Authorization: Bearer``), never as a browser session.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import g, request
 
+from webchat.messages import MessageError, parse_json
 from webchat.store.tokens import ApiToken
 from webchat.web.api.errors import MAX_BODY, ApiError
 from webchat.web.services import services
@@ -79,6 +79,6 @@ def json_body() -> Any:
     if not request.data:
         raise ApiError(400, "The body is empty; send a JSON object.", code="invalid_json")
     try:
-        return json.loads(request.data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ApiError(400, f"The body is not valid JSON: {error}.", code="invalid_json") from None
+        return parse_json(request.data)
+    except MessageError as error:
+        raise ApiError(400, str(error), code="invalid_json") from None
