@@ -5,6 +5,7 @@ on our origin."""
 from __future__ import annotations
 
 import dataclasses
+import io
 import re
 import socket
 import threading
@@ -22,6 +23,7 @@ from webchat.app import create_app
 from webchat.web.page import Page
 
 DATA = Path(__file__).parent / "data"
+TURN = re.compile(r'id="turn-([A-Za-z0-9_-]+)"')
 FILE_URL = re.compile(r'/files/([A-Za-z0-9_-]+)/([^"?#]+)')
 SECRET = "s3cret-key-material"
 
@@ -232,3 +234,36 @@ def test_uploads_neither_run_as_script_nor_apply_as_style_in_chromium(server, pa
     )
     assert outcome[0] == "refused" and outcome[2] is None, outcome
     assert outcome[3] != "rgb(1, 2, 3)", outcome
+
+
+def test_the_data_folder_is_private_whatever_the_umask(tmp_path):
+    # Defends against conversations and uploads readable by every user of the host (644 in 755
+    # folders under the usual umask).
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        settings = settings_for(tmp_path / "fresh")
+        app = create_app(settings, answer, page=Page(multimodal=True))
+        client = app.test_client()
+        from conftest import csrf_of
+
+        token = csrf_of(client)
+        sent = client.post(
+            "/turns",
+            data={"text": "here", "files": [(io.BytesIO(samples.png()), "cat.png")]},
+            headers={"HX-Request": "true", "X-CSRF-Token": token},
+            content_type="multipart/form-data",
+        )
+        assert sent.status_code == 200
+        app.extensions["webchat"].hub.wait_final(TURN.search(sent.get_data(as_text=True)).group(1), 30)
+    finally:
+        os.umask(old)
+    data = settings.data_dir
+    loose = []
+    for path in [data, *data.rglob("*")]:
+        mode = stat.S_IMODE(path.lstat().st_mode)
+        if mode & 0o077:
+            loose.append(f"{path.relative_to(data.parent)}: {oct(mode)}")
+    assert not loose, loose

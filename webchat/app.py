@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 import secrets
 import signal
 import threading
@@ -64,7 +65,7 @@ def create_app(
     what the page shows around the chat; ``on_like`` hears likes and dislikes. Every service is
     built here, once, into one :class:`Services` record."""
     settings = settings or Settings.load()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    _private_data_dir(settings)
     app = Flask(
         __name__,
         template_folder=str(TEMPLATES_DIR),
@@ -207,6 +208,21 @@ def _trust_proxies(app: Flask, hops: int) -> None:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=hops, x_proto=hops, x_host=0, x_port=0, x_prefix=hops
         )
+
+
+def _private_data_dir(settings: Settings) -> None:
+    """The data folder (conversations, uploads, the signing key) readable by webchat's user only,
+    whatever the umask: 0700, and the SQLite database 0600 (its WAL and journal files take the
+    database's mode)."""
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if settings.data_dir.stat().st_uid == os.getuid():
+        settings.data_dir.chmod(0o700)
+    if not settings.database_url:
+        path = settings.database_path
+        if not path.exists():
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+        elif path.stat().st_uid == os.getuid():
+            path.chmod(0o600)
 
 
 def _persistent_secret(data_dir: Path) -> str:

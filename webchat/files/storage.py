@@ -81,7 +81,7 @@ class Uploads:
     def __init__(self, data_dir: Path, records: FileRecords, limits: UploadLimits) -> None:
         self.data_dir = data_dir.resolve()
         self.root = self.data_dir / "files"
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.records = records
         self.limits = limits
 
@@ -141,12 +141,12 @@ class Uploads:
         limit = self.limits.max_file_size
         file_id = secrets.token_urlsafe(16)
         folder = self.root / file_id
-        folder.mkdir()
+        folder.mkdir(mode=0o700)  # with 0600 files: only webchat's user reads them
         partial = folder / ".partial"
         size = 0
         head = b""
         try:
-            with partial.open("wb") as out:
+            with open(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
                 while chunk := item.stream.read(CHUNK):
                     if len(head) < HEAD_BYTES:
                         head += chunk[: HEAD_BYTES - len(head)]
@@ -194,12 +194,13 @@ class Uploads:
         it, so no bytes are copied): deleting the conversation of one leaves the other intact."""
         file_id = secrets.token_urlsafe(16)
         folder = self.root / file_id
-        folder.mkdir()
+        folder.mkdir(mode=0o700)  # with 0600 files: only webchat's user reads them
         source, target = self.path_of(record), folder / record.name
         try:
             os.link(source, target)
         except OSError:  # another filesystem, or links not allowed
             shutil.copyfile(source, target)
+            target.chmod(0o600)
         return dataclasses.replace(record, id=file_id, conversation_id=None, created_at=time.time())
 
     def link(self, records: Iterable[FileRecord], conversation_id: str) -> None:
@@ -276,13 +277,14 @@ class Uploads:
         name = safe_filename(source.get("orig_name") or path.name)
         file_id = secrets.token_urlsafe(16)
         folder = self.root / file_id
-        folder.mkdir()
+        folder.mkdir(mode=0o700)  # with 0600 files: only webchat's user reads them
         try:
             target = folder / name
             if path.is_relative_to(MEDIA_TEMP_DIR.resolve()):
                 shutil.move(path, target)  # rendered by a media helper for this reply only
             else:
                 shutil.copyfile(path, target)
+            target.chmod(0o600)
             size = target.stat().st_size
             record = FileRecord(
                 file_id, owner, conversation_id, name, sniff_file(target, name), size, "reply", time.time()

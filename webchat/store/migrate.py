@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import re
 import tempfile
 from collections.abc import Iterator
@@ -68,7 +69,8 @@ def _file_lock(engine: Engine) -> Iterator[None]:
     except ImportError:  # pragma: no cover - not on Linux: one process at a time is the rule
         yield
         return
-    with open(f"{database}.migrate-lock", "a") as handle:
+    lock = os.open(f"{database}.migrate-lock", os.O_WRONLY | os.O_CREAT, 0o600)  # private, as the database
+    with open(lock, "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
