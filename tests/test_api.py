@@ -1176,3 +1176,25 @@ def test_uploads_are_refused_when_the_chat_takes_text_only(files_api):
         headers={**headers, "Content-Type": "multipart/form-data; boundary=x"},
     )
     assert truncated.status_code == 400 and "incomplete" in truncated.get_json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "code"),
+    [
+        ("POST", "/v1/chat/completion", 404, "not_found"),  # mistyped
+        ("GET", "/v1/chat/completions", 405, "method_not_allowed"),
+        ("GET", "/api/nothing", 404, "not_found"),
+    ],
+)
+def test_with_logins_on_a_valid_token_gets_the_api_errors_not_sign_in_first(
+    make_app, method, path, status, code
+):
+    # Defends against 401 {"error": {"code": 401, "message": "Sign in first."}} for a valid token
+    # on an unknown path or method: the sign-in check answered before the API's own errors.
+    app = make_app(auth=("ann:secret-pw",))
+    secret = new_token(app, owner="u:ann")
+    reply = app.test_client().open(path, method=method, headers=bearer(secret))
+    assert reply.status_code == status
+    error = reply.get_json()["error"]
+    assert error["code"] == code and error["type"] in ("invalid_request_error", "not_found_error")
+    assert set(error) == {"message", "type", "param", "code"} and "Sign in" not in error["message"]

@@ -99,3 +99,14 @@ def test_stop_keeps_the_partial_reply(live_server, watched: Page):
     watched.wait_for_timeout(400)
     assert reply.inner_text() == text
     assert "w199" not in text
+
+
+def test_the_finished_reply_is_announced_to_screen_readers(live_server, watched: Page):
+    # Defends against a live region that never speaks: the final frame's event comes on the
+    # document, where the reply could not be found by the event's target.
+    server = live_server(slow_words(["Hello", " there", "."], 0.05))
+    watched.goto(server.url)
+    announcer = watched.locator("#announcer")
+    assert announcer.get_attribute("aria-live") in ("polite", "assertive")
+    send(watched, "hi")
+    expect(announcer).to_have_text("Reply complete: Hello there.")

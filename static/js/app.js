@@ -53,10 +53,12 @@
   document.addEventListener("htmx:ws:after:message:incoming", (event) => {
     follow();
     addCodeCopyButtons();
-    // The final frame replaces the reply: tell screen readers the reply is complete.
+    // The final frame replaces the reply: tell screen readers the reply is complete. Its event
+    // comes on the document (the socket's element is gone by then): the frame names the reply.
     const data = event.detail.message.data;
     if (typeof data === "string" && data.includes('"swap":"outerHTML"')) {
-      const reply = document.getElementById(event.target.id);
+      const named = /id="(turn-[\w-]+)"/.exec(JSON.parse(data).content || "");
+      const reply = named && document.getElementById(named[1]);
       const announcer = $("#announcer");
       if (reply && announcer) {
         const text = [...reply.querySelectorAll(".md, .error-bubble")].map((e) => e.innerText).join(" ");
