@@ -175,3 +175,30 @@ def test_clear_appears_with_the_first_message_and_empties_the_chat(chat: Page):
     chat.get_by_role("button", name="Clear").click()
     expect(chat.locator(".msg")).to_have_count(0)
     expect(chat.locator(".empty")).to_be_visible()
+
+
+def test_without_javascript_every_control_returns_to_the_whole_conversation(live_server, browser):
+    # Defends against like/dislike and Edit landing on bare, unstyled fragments without
+    # JavaScript, and against controls shown that cannot work there (Copy, the theme switch).
+    server = live_server(lambda message, history: f"echo: {message}")
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    try:
+        page.goto(server.url)
+        page.locator("#composer-text").fill("first")
+        page.get_by_role("button", name="Send").click()
+        expect(page.locator(".reply").last).to_contain_text("echo: first")
+        for hidden in (page.locator("#theme-toggle"), page.locator("button.copy").first):
+            expect(hidden).to_be_hidden()
+        page.get_by_role("button", name="Good reply").click()
+        expect(page.locator("#composer-text")).to_be_visible()  # the whole page, not a fragment
+        expect(page.get_by_role("button", name="Good reply")).to_have_attribute("aria-pressed", "true")
+        assert page.locator("link[rel=stylesheet]").count() >= 1
+        page.get_by_role("link", name="Edit").click()
+        expect(page.locator("#composer-text")).to_be_visible()
+        page.locator(".edit-text").fill("FIRST")
+        page.get_by_role("button", name="Save and send").click()
+        expect(page.locator(".reply").last).to_contain_text("echo: FIRST")
+        expect(page.locator(".msg.user")).to_have_count(1)
+    finally:
+        context.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, abort, redirect, render_template, request, url_for
 
 from webchat.errors import Refused
 from webchat.web import files as web_files
@@ -14,7 +14,13 @@ from webchat.web.htmx import htmx
 from webchat.web.owned import owned_conversation, owned_message, owned_turn
 from webchat.web.services import services
 from webchat.web.session import current_owner
-from webchat.web.views import composer_error, page_of_messages, render_chat, render_messages
+from webchat.web.views import (
+    NO_JS_WAIT_SECONDS,
+    composer_error,
+    page_of_messages,
+    render_chat,
+    render_messages,
+)
 
 bp = Blueprint("controls", __name__)
 
@@ -61,9 +67,11 @@ def undo(turn_id: str) -> Any:
 
 @bp.get("/messages/<int:message_id>/edit")
 def edit_form(message_id: int) -> Any:
-    _, stored = owned_message(message_id)
+    conversation, stored = owned_message(message_id)
     if stored.kind != "input" or not isinstance(stored.message.content, str):
         abort(404)
+    if not htmx:  # without JavaScript: the whole conversation, with this message being edited
+        return render_chat(conversation, editing=stored.id)
     return render_template("partials/edit_form.html", stored=stored)
 
 
@@ -74,11 +82,12 @@ def edit(message_id: int) -> Any:
     if stored.kind != "input" or not isinstance(stored.message.content, str) or not stored.turn_id:
         abort(404)
     try:
-        services().conversations.edit(conversation, stored, request.form.get("text", ""))
+        turn = services().conversations.edit(conversation, stored, request.form.get("text", ""))
     except Refused as refused:
         return composer_error(refused.message, refused.status, conversation, "")
-    if not htmx:
-        return render_chat(conversation)
+    if not htmx:  # without JavaScript: the page once the new reply has ended (post/redirect/get)
+        services().hub.wait_final(turn.id, NO_JS_WAIT_SECONDS)
+        return redirect(url_for("web.conversation", conversation_id=conversation.id), 303)
     return render_messages(conversation)
 
 
@@ -96,6 +105,9 @@ def feedback(message_id: int) -> Any:
         history = app.store.messages(conversation.id)
         index = next(i for i, m in enumerate(history) if m.id == stored.id)
         app.on_like(index, stored.message.content, new == 1)
+    if not htmx:  # without JavaScript: back to the conversation (post/redirect/get)
+        target = url_for("web.conversation", conversation_id=conversation.id)
+        return redirect(f"{target}#turn-{stored.turn_id}" if stored.turn_id else target, 303)
     updated = app.store.get_message(conversation.id, stored.id)
     return render_template("partials/feedback.html", message=updated)
 

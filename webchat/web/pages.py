@@ -18,11 +18,10 @@ from webchat.web.htmx import make_response as htmx_response
 from webchat.web.owned import owned_conversation, owned_turn
 from webchat.web.services import services
 from webchat.web.session import current_owner, is_api_path
-from webchat.web.views import composer_error, render_chat
+from webchat.web.views import NO_JS_WAIT_SECONDS, composer_error, render_chat
 
 bp = Blueprint("web", __name__)
 
-NO_JS_WAIT_SECONDS = 300.0
 
 
 @bp.get("/")

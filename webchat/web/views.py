@@ -19,6 +19,7 @@ from webchat.web.htmx import make_response as htmx_response
 from webchat.web.services import services
 from webchat.web.session import current_owner
 
+NO_JS_WAIT_SECONDS = 300.0  # without JavaScript a post answers once its reply has ended
 PAGE_MESSAGES = 100  # a 5000-message page took 200 ms and 560 KB at 400; earlier ones load on request
 
 
@@ -58,9 +59,11 @@ def render_chat(
     conversations: list[Conversation] | None = None,
     query: str = "",
     deleted: Conversation | None = None,
+    editing: int | None = None,
 ) -> tuple[str, int]:
     """The whole page; ``conversations``/``query`` for a search, ``deleted`` to offer an undo,
-    ``text`` and ``kept`` (files to send again) to fill the composer with."""
+    ``text`` and ``kept`` (files to send again) to fill the composer with, ``editing``: the id of
+    a message shown as its edit form (without JavaScript)."""
     app = services()
     shown = _messages_context(conversation) if conversation else {"groups": [], "earlier": None}
     if conversations is None:
@@ -74,6 +77,7 @@ def render_chat(
         error=error,
         text=text,
         kept=kept,
+        editing=editing,
         **{"running": None, "snapshot": None, **shown},
     )
     return html, status
