@@ -1106,6 +1106,8 @@ def test_a_program_uploads_a_file_and_posts_a_conversation_with_it(files_api):
     assert set(file) == {"path", "url", "size", "orig_name", "mime_type", "is_stream", "meta"}
     assert file["mime_type"] == "image/png" and file["size"] == len(PNG)  # sniffed, not trusted
     assert file["meta"] == {"_type": "gradio.FileData"} and file["orig_name"] == "dot.txt"
+    # Where the data folder is stays the server's business: the path is relative to it.
+    assert file["path"] == f"files/{file['url'].split('/')[-2]}/dot.txt"
     assert client.get(sent.headers["Location"], headers=headers).data == PNG
     body = {
         "title": "A dot",

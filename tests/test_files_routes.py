@@ -585,6 +585,9 @@ def test_an_exported_conversation_imports_with_its_files(files_app):
     finished(app, first)
     original = first.headers["HX-Push-Url"].rsplit("/", 1)[1]
     exported = client.get(f"/c/{original}/export").get_data()
+    # No server path leaves: a stored file's path is relative to the data folder.
+    data_dir = str(app.extensions["webchat"].settings.data_dir)
+    assert data_dir.encode() not in exported and b'"path": "files/' in exported
     token = csrf(client)
     response = client.post(
         "/import", data={"file": (io.BytesIO(exported), "conversation.json")}, headers={"X-CSRF-Token": token}
@@ -858,3 +861,16 @@ def test_kept_files_are_not_taken_in_a_new_chat_nor_in_a_chat_of_text(files_app,
     refused(
         send(client, "hi", conversation_id=conversation_of(response), kept_files=["A" * 22]), 415, "text only"
     )
+
+
+def test_an_export_without_relative_paths_still_imports(files_app):
+    # An export made before paths were relative carries the absolute path: still taken back.
+    app = files_app()
+    client = app.test_client()
+    first = send(client, "look", [("cat.png", samples.png())])
+    finished(app, first)
+    original = first.headers["HX-Push-Url"].rsplit("/", 1)[1]
+    [stored] = [m.message.content for m in app.extensions["webchat"].store.messages(original)][:1]
+    old_style = json.dumps([{"role": "user", "content": {**stored, "url": None}}])
+    response = client.post("/import", data={"json": old_style}, headers={"X-CSRF-Token": csrf(client)})
+    assert response.status_code == 303, response.get_data(as_text=True)

@@ -97,6 +97,32 @@ class Uploads:
             mime_type=record.mime_type,
         )
 
+    def shareable(self, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Message dicts as they leave the server (an export, the API): each stored file's
+        ``path`` relative to the data folder (``files/<id>/<name>``), so nobody learns where the
+        data folder is. Import takes that form back, as it takes the absolute one."""
+        return [{**m, "content": self._shareable_content(m.get("content"))} for m in messages]
+
+    def _shareable_content(self, content: Any) -> Any:
+        if isinstance(content, Mapping) and "component" in content:
+            value = content.get("value")
+            shared = (
+                [self._shareable_file(v) for v in value]
+                if isinstance(value, list)
+                else self._shareable_file(value)
+            )
+            return {**content, "value": shared}
+        return self._shareable_file(content)
+
+    def _shareable_file(self, value: Any) -> Any:
+        if not isinstance(value, Mapping) or not isinstance(value.get("path"), str):
+            return value
+        try:
+            relative = Path(value["path"]).relative_to(self.root.parent)
+        except ValueError:
+            return value
+        return {**value, "path": relative.as_posix()}
+
     def get(self, owner: str, file_id: str) -> FileRecord | None:
         if not FILE_ID.match(file_id):
             return None
@@ -217,7 +243,9 @@ class Uploads:
         path = value.get("path")
         if isinstance(path, str) and path:
             try:
-                relative = Path(path).resolve().relative_to(self.root)
+                # An export's path is relative to the data folder (see shareable); a FileData from
+                # a chat function or an older export has the absolute one.
+                relative = (self.root.parent / path).resolve().relative_to(self.root)
             except (ValueError, OSError, RuntimeError):
                 return None
             if relative.parts and FILE_ID.match(relative.parts[0]):

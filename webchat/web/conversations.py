@@ -76,7 +76,7 @@ def restore(conversation_id: str) -> Any:
 def export(conversation_id: str) -> Response:
     """The conversation as the ``history`` list a Gradio chat function receives."""
     conversation = owned_conversation(conversation_id)
-    history = history_dicts(services().store.messages(conversation.id))
+    history = services().uploads.shareable(history_dicts(services().store.messages(conversation.id)))
     body = json.dumps(history, ensure_ascii=False, indent=2)
     return Response(
         body,

@@ -23,7 +23,6 @@ from webchat.web.views import NO_JS_WAIT_SECONDS, composer_error, render_chat
 bp = Blueprint("web", __name__)
 
 
-
 @bp.get("/")
 def index() -> Any:
     return render_chat(services().store.latest_conversation(current_owner()))

@@ -33,7 +33,8 @@ def conversation_summary(conversation: Conversation) -> dict[str, Any]:
 
 
 def conversation_detail(conversation: Conversation, stored: list[StoredMessage]) -> dict[str, Any]:
-    return {**conversation_summary(conversation), "messages": history_dicts(stored)}
+    shared = services().uploads.shareable(history_dicts(stored))  # no server paths leave
+    return {**conversation_summary(conversation), "messages": shared}
 
 
 def owned(conversation_id: str) -> Conversation:

@@ -38,7 +38,8 @@ def upload_file() -> Any:
         [record] = save_posted(caller().owner, posted)
     except UploadError as error:  # an empty file is a 422 in the page, a 400 here as in OpenAI's API
         raise ApiError(400 if error.status == 422 else error.status, error.message, param="file") from None
-    response = json_response(store.filedata(record, file_url(record)))
+    [shared] = store.shareable([{"content": store.filedata(record, file_url(record))}])
+    response = json_response(shared["content"])
     response.status_code = 201
     response.headers["Location"] = url_for("api_files.get_file", file_id=record.id, name=record.name)
     return response
