@@ -399,3 +399,27 @@ def conversation_count(app) -> int:
 
     with app.extensions["webchat"].store.engine.connect() as db:
         return db.execute(select(func.count()).select_from(conversations)).scalar_one()
+
+
+def test_an_imported_conversations_replies_have_their_controls(make_app):
+    # Defends against imported replies without Copy, like, Retry or Undo (they had no turn).
+    app = make_app(lambda message, history: f"again: {message}")
+    chat = Chat(app)
+    history = [
+        {"role": "user", "content": "one"},
+        {"role": "assistant", "content": "first answer"},
+        {"role": "user", "content": "two"},
+        {"role": "assistant", "content": "second answer"},
+    ]
+    imported = chat.post("/import", {"json": json.dumps(history)})
+    chat.conversation_id = imported.headers["HX-Redirect"].rsplit("/", 1)[1]
+    page = chat.page()
+    assert page.count('aria-label="Good reply"') == 2 and page.count(">Copy<") >= 4
+    last = app.extensions["webchat"].store.last_turn(chat.conversation_id)
+    assert f"/turns/{last.id}/retry" in page and f"/turns/{last.id}/undo" in page
+    retried = chat.post(f"/turns/{last.id}/retry")
+    assert retried.status_code == 200
+    chat.wait(TURN_ID.search(retried.get_data(as_text=True)).group(1))
+    assert chat.stored()[-1] == ("assistant", "again: two")
+    undone = chat.post(f"/turns/{app.extensions['webchat'].store.last_turn(chat.conversation_id).id}/undo")
+    assert undone.status_code == 200 and chat.stored() == [(m["role"], m["content"]) for m in history[:2]]

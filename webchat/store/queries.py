@@ -217,23 +217,31 @@ class Store:
         self, owner: str, runs: Iterable[tuple[MessageKind, list[ChatMessage]]], title: str = ""
     ) -> Conversation:
         """A new conversation holding ``runs`` of messages (each run one kind), written in one
-        transaction with one bulk insert: tens of thousands of messages in a moment, or none."""
+        transaction with bulk inserts: tens of thousands of messages in a moment, or none. Each
+        input and the reply after it are one finished turn, as if written here: the replies
+        have their controls (Retry, Undo, like)."""
         now = time.time()
         conversation = Conversation(new_id(), owner, title, now, now)
-        rows = [
-            {
-                "conversation_id": conversation.id,
-                "turn_id": None,
-                "kind": kind,
-                "role": message.role,
-                "data": json.dumps(message.to_dict(), ensure_ascii=False),
-                "status": "complete",
-                "error": None,
-                "created_at": now,
-            }
-            for kind, run in runs
-            for message in run
-        ]
+        runs = list(runs)
+        turn_rows: list[dict[str, Any]] = []
+        rows: list[dict[str, Any]] = []
+        for kind, run in runs:
+            if kind == "input" or not turn_rows or turn_rows[-1]["has_reply"]:
+                turn_rows.append({"id": new_id(), "has_reply": False})
+            turn_rows[-1]["has_reply"] = turn_rows[-1]["has_reply"] or kind == "reply"
+            for message in run:
+                rows.append(
+                    {
+                        "conversation_id": conversation.id,
+                        "turn_id": turn_rows[-1]["id"],
+                        "kind": kind,
+                        "role": message.role,
+                        "data": json.dumps(message.to_dict(), ensure_ascii=False),
+                        "status": "complete",
+                        "error": None,
+                        "created_at": now,
+                    }
+                )
         first_text = next((m.text for _, run in runs for m in run if m.role == "user" and m.text.strip()), "")
         with self._write() as db:
             db.execute(
@@ -245,6 +253,21 @@ class Store:
                     updated_at=now,
                 )
             )
+            if turn_rows:
+                db.execute(
+                    turns.insert(),
+                    [
+                        {
+                            "id": t["id"],
+                            "conversation_id": conversation.id,
+                            "owner": owner,
+                            "status": "done",
+                            "created_at": now + index * 1e-6,  # in order: the last is the last
+                            "finished_at": now,
+                        }
+                        for index, t in enumerate(turn_rows)
+                    ],
+                )
             if rows:
                 db.execute(messages.insert(), rows)
         return self.get_conversation(owner, conversation.id) or conversation
