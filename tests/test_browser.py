@@ -110,3 +110,30 @@ def test_the_finished_reply_is_announced_to_screen_readers(live_server, watched:
     assert announcer.get_attribute("aria-live") in ("polite", "assertive")
     send(watched, "hi")
     expect(announcer).to_have_text("Reply complete: Hello there.")
+
+
+def test_on_a_phone_the_page_never_scrolls_and_the_composer_stays_on_screen(live_server, watched: Page):
+    # Defends against the stacked layout giving the chat the whole viewport below the bar: the
+    # page scrolled, the bar went off the top and the Send button below the screen.
+    server = live_server(lambda message, history: "A long answer. " * 60)
+    watched.set_viewport_size({"width": 360, "height": 740})
+    watched.goto(server.url)
+    for text in ("first", "second", "third"):
+        send(watched, text)
+        expect(watched.locator(".reply:not(.streaming)")).to_have_count(
+            ["first", "second", "third"].index(text) + 1
+        )
+    scroll, height = watched.evaluate("() => [document.documentElement.scrollHeight, innerHeight]")
+    assert scroll <= height, (scroll, height)
+    send_box = watched.get_by_role("button", name="Send").bounding_box()
+    bar = watched.get_by_role("link", name="New chat").bounding_box()
+    assert send_box["y"] + send_box["height"] <= height and bar["y"] >= 0
+
+
+def test_on_a_desktop_tab_goes_from_new_chat_to_search(live_server, watched: Page):
+    # Defends against a Tab stop on the phone drawer's invisible checkbox.
+    server = live_server()
+    watched.goto(server.url)
+    watched.get_by_role("link", name="New chat").focus()
+    watched.keyboard.press("Tab")
+    assert watched.evaluate("() => document.activeElement.getAttribute('type')") == "search"
