@@ -45,3 +45,24 @@ def test_a_person_makes_a_token_a_program_uses_it_and_the_person_revokes_it(live
         client.chat_completion([{"role": "user", "content": "hi"}])
     assert refused.value.response.status_code == 401
     assert problems == [], problems
+
+
+def test_the_new_tokens_every_character_shows_and_copy_copies_it(live_server, page: Page):
+    # Defends against the underscores of wct_…_… clipped by the field at 100 % zoom (read as
+    # spaces), and against copying it by hand.
+    server = live_server(api=True)
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.url)
+    page.goto(server.url + "/settings/tokens")
+    page.get_by_label("Name").fill("copy me")
+    page.get_by_role("button", name="Create token").click()
+    box = page.locator("#token-secret")
+    secret = box.input_value()
+    assert secret.startswith("wct_")
+    # Room for the underscores: the line is taller than the glyphs, and nothing is cut off.
+    font, line, scroll, client = box.evaluate(
+        "b => [parseFloat(getComputedStyle(b).fontSize), parseFloat(getComputedStyle(b).lineHeight),"
+        " b.scrollHeight, b.clientHeight]"
+    )
+    assert line >= 1.5 * font and scroll <= client, (font, line, scroll, client)
+    page.get_by_role("button", name="Copy the token").click()
+    assert page.evaluate("() => navigator.clipboard.readText()") == secret

@@ -78,9 +78,11 @@
     }
   };
   document.addEventListener("click", (event) => {
-    const button = event.target.closest("button[data-copy], button.copy-code");
+    const button = event.target.closest("button[data-copy], button[data-copy-from], button.copy-code");
     if (!button) return;
-    if (button.matches(".copy-code")) {
+    if (button.dataset.copyFrom) {
+      copy(document.getElementById(button.dataset.copyFrom).value, button);
+    } else if (button.matches(".copy-code")) {
       copy(button.parentElement.querySelector("code").innerText.replace(/\n$/, ""), button);
     } else {
       const owner = button.closest(".input, .reply");
