@@ -1,7 +1,10 @@
 """Gzip, so the page is as light without nginx as with it.
 
-Static scripts and stylesheets are compressed once per version (path, size, mtime) and kept in
-memory: the set is small (about 100 KB raw) and the same for every visitor. Pages and partials
+Static scripts and stylesheets are served without their comments (whole-line ``//`` comments of
+our scripts, ``/* */`` in stylesheets; the vendored files have none) and compressed once per
+version (path, size, mtime), kept in memory: the set is small (about 100 KB raw) and the same for
+every visitor. The comments stay in the repository for whoever reads the code: served, they cost
+2.3 KB of the page's 30 KB gzipped. Pages and partials
 are compressed as they are sent (level 5, as nginx does); the CSRF token in them is masked
 differently in every response (``webchat.web.session.csrf_token``), so compressing them beside
 reflected text reveals nothing (BREACH).
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import re
 import threading
 
 from flask import Flask, Response, request
@@ -19,18 +23,28 @@ from werkzeug.security import safe_join
 COMPRESSIBLE = frozenset({"text/css", "text/javascript", "application/javascript", "image/svg+xml"})
 HTML_LEVEL = 5
 HTML_MIN_BYTES = 512  # below this, gzip's own header and trailer eat the gain
-_cache: dict[tuple[str, int, int], bytes] = {}
+_cache: dict[tuple[str, int, int], tuple[bytes, bytes]] = {}
 _lock = threading.Lock()
 
 
-def _gzipped(path: str) -> bytes:
+_CSS_COMMENT = re.compile(rb"/\*.*?\*/\s*", re.DOTALL)
+_JS_LINE_COMMENT = re.compile(rb"^[ \t]*//[^\n]*\n", re.MULTILINE)  # whole lines only: never in a string
+
+
+def _served(path: str) -> tuple[bytes, bytes]:
+    """The file as served (without comments) and its gzip, made once per version of the file."""
     stat = os.stat(path)
     key = (path, stat.st_size, stat.st_mtime_ns)
     with _lock:
         found = _cache.get(key)
     if found is None:
         with open(path, "rb") as f:
-            found = gzip.compress(f.read(), compresslevel=9, mtime=0)
+            body = f.read()
+        if path.endswith(".css"):
+            body = _CSS_COMMENT.sub(b"", body)
+        elif path.endswith(".js") and not path.endswith(".min.js"):
+            body = _JS_LINE_COMMENT.sub(b"", body)
+        found = (body, gzip.compress(body, compresslevel=9, mtime=0))
         with _lock:
             _cache[key] = found
     return found
@@ -63,18 +77,23 @@ def init_app(app: Flask) -> None:
             request.endpoint != "static"
             or response.status_code != 200
             or response.mimetype not in COMPRESSIBLE
-            or "gzip" not in request.headers.get("Accept-Encoding", "")
             or "Range" in request.headers
         ):
             return response
         path = safe_join(static, (request.view_args or {}).get("filename", ""))
         if path is None or not os.path.isfile(path):
             return response
+        body, packed = _served(path)
         response.direct_passthrough = False
-        response.set_data(_gzipped(path))
-        response.headers["Content-Encoding"] = "gzip"
         response.headers.add("Vary", "Accept-Encoding")
         etag, weak = response.get_etag()
-        if etag:  # the gzip variant is another representation: give it its own validator
-            response.set_etag(etag + "-gz", weak=weak)
+        if "gzip" in request.headers.get("Accept-Encoding", ""):
+            response.set_data(packed)
+            response.headers["Content-Encoding"] = "gzip"
+            suffix = "-min-gz"  # another representation: its own validator
+        else:
+            response.set_data(body)
+            suffix = "-min"
+        if etag:
+            response.set_etag(etag + suffix, weak=weak)
         return response
