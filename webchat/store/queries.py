@@ -190,16 +190,7 @@ class Store:
         stored: list[StoredMessage] = []
         with self._write(within) as db:
             for message in items:
-                values = {
-                    "conversation_id": conversation_id,
-                    "turn_id": turn_id,
-                    "kind": kind,
-                    "role": message.role,
-                    "data": json.dumps(message.to_dict(), ensure_ascii=False),
-                    "status": status,
-                    "error": error,
-                    "created_at": now,
-                }
+                values = _message_row(conversation_id, turn_id, kind, message, now, status, error)
                 row_id = db.execute(messages.insert().values(**values)).inserted_primary_key[0]
                 stored.append(
                     StoredMessage(row_id, conversation_id, message, turn_id, kind, status, error, None, now)
@@ -229,19 +220,7 @@ class Store:
             if kind == "input" or not turn_rows or turn_rows[-1]["has_reply"]:
                 turn_rows.append({"id": new_id(), "has_reply": False})
             turn_rows[-1]["has_reply"] = turn_rows[-1]["has_reply"] or kind == "reply"
-            for message in run:
-                rows.append(
-                    {
-                        "conversation_id": conversation.id,
-                        "turn_id": turn_rows[-1]["id"],
-                        "kind": kind,
-                        "role": message.role,
-                        "data": json.dumps(message.to_dict(), ensure_ascii=False),
-                        "status": "complete",
-                        "error": None,
-                        "created_at": now,
-                    }
-                )
+            rows += [_message_row(conversation.id, turn_rows[-1]["id"], kind, m, now) for m in run]
         first_text = next((m.text for _, run in runs for m in run if m.role == "user" and m.text.strip()), "")
         with self._write() as db:
             db.execute(
@@ -583,6 +562,28 @@ def _stored_message(row: Any) -> StoredMessage:
         feedback=row["feedback"],
         created_at=row["created_at"],
     )
+
+
+def _message_row(
+    conversation_id: str,
+    turn_id: str | None,
+    kind: MessageKind,
+    message: ChatMessage,
+    now: float,
+    status: MessageStatus = "complete",
+    error: str | None = None,
+) -> dict[str, Any]:
+    """One row of ``messages`` (its id comes from the database)."""
+    return {
+        "conversation_id": conversation_id,
+        "turn_id": turn_id,
+        "kind": kind,
+        "role": message.role,
+        "data": json.dumps(message.to_dict(), ensure_ascii=False),
+        "status": status,
+        "error": error,
+        "created_at": now,
+    }
 
 
 def _reply_json(reply: Iterable[ChatMessage]) -> str:
