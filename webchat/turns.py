@@ -29,6 +29,7 @@ import socket
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -106,6 +107,25 @@ def _logged(task: Callable[[], None], turn_id: str) -> Callable[[], None]:
             log.exception("after turn %s", turn_id)
 
     return run
+
+
+def _background(ref: weakref.ref[TurnRunner], pid: int) -> None:
+    """A runner's background loop (TurnRunner.ensure_background), until the runner is gone."""
+    renewed = reaped = time.monotonic()
+    while True:
+        time.sleep(CHECKPOINT_SECONDS)
+        runner = ref()
+        if runner is None or runner._background_pid != pid:
+            return
+        now = time.monotonic()
+        _safely(runner.checkpoint, "checkpoint the replies being written")
+        if now - renewed >= runner.lease_seconds / 3:
+            renewed = now
+            _safely(runner._renew, "renew this process's lease")
+        if now - reaped >= runner.lease_seconds / 2:
+            reaped = now
+            _safely(lambda: runner.reap(grace=runner.lease_seconds), "check for abandoned turns")  # noqa: B023
+        del runner
 
 
 ReplyFiles = Callable[[Turn], Callable[[Reply], Reply]]
@@ -309,21 +329,10 @@ class TurnRunner:
             return
         self._background_pid = pid
         self._renew()
-        threading.Thread(target=self._background, args=(pid,), name="webchat-runner", daemon=True).start()
-
-    def _background(self, pid: int) -> None:
-        renew_every, reap_every = self.lease_seconds / 3, self.lease_seconds / 2
-        renewed = reaped = time.monotonic()
-        while self._background_pid == pid:
-            time.sleep(CHECKPOINT_SECONDS)
-            now = time.monotonic()
-            _safely(self.checkpoint, "checkpoint the replies being written")
-            if now - renewed >= renew_every:
-                renewed = now
-                _safely(self._renew, "renew this process's lease")
-            if now - reaped >= reap_every:
-                reaped = now
-                _safely(lambda: self.reap(grace=self.lease_seconds), "check for abandoned turns")
+        # A weak reference: the loop ends with its runner (a test process builds many apps).
+        loop = threading.Thread(target=_background, args=(weakref.ref(self), pid), name="webchat-runner")
+        loop.daemon = True
+        loop.start()
 
     def checkpoint(self) -> None:
         """Store the reply so far of every turn that changed since the last checkpoint."""
