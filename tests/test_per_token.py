@@ -3,6 +3,7 @@ general code did (same messages, same websocket frames, same wake-ups)."""
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -10,7 +11,6 @@ from types import SimpleNamespace
 
 import pytest
 import simple_websocket.ws
-from conftest import slow_words
 from simple_websocket import ConnectionClosed
 from webclient import WS_URL, PageClient, frames_until_close
 from wsproto.extensions import PerMessageDeflate
@@ -140,12 +140,21 @@ def test_a_real_socket_takes_the_hand_built_path(live_server, monkeypatch):
         "send",
         lambda ws, data: framed_by_wsproto.append(data) or original(ws, data),
     )
-    server = live_server(slow_words(["one", " two", " three"], 0.02))
+    more = threading.Event()  # the rest only once the first word arrived: a delta for sure
+
+    def fn(message, history):
+        yield "one"
+        more.wait(60)
+        yield "one two three"
+
+    server = live_server(fn)
     page = PageClient(server.url)
     reply = page.send("hello")
     with page.socket(WS_URL.search(reply.text).group(1)) as ws:
-        frames = frames_until_close(ws)
-    assert [f for f in frames if "d" in f] and frames[-1]["swap"] == "outerHTML"
+        first = json.loads(ws.recv(timeout=60))
+        more.set()
+        frames = [first, *frames_until_close(ws)]
+    assert first == {"d": "one"} and frames[-1]["swap"] == "outerHTML"
     assert framed_by_wsproto == []
 
 
