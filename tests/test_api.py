@@ -435,7 +435,7 @@ BAD_BODIES = [
     ([1, 2], "JSON object", None),
     ({}, "'messages'", "messages"),
     ({"messages": []}, "non-empty list", "messages"),
-    ({"messages": "hello"}, "non-empty list", "messages"),
+    ({"messages": "hello"}, "must be a list of messages", "messages"),
     (
         {"messages": [{"role": "assistant", "content": "hi"}]},
         "last message must be the user's",
@@ -445,34 +445,43 @@ BAD_BODIES = [
     ({"messages": [{"role": "robot", "content": "x"}]}, "'role' must be one of", "messages[0].role"),
     ({"messages": [{"role": "user"}]}, "has no 'content'", "messages[0].content"),
     ({"messages": [{"role": "user", "content": 5}]}, "string or a list", "messages[0].content"),
-    ({"messages": [{"role": "user", "content": None}]}, "string or a list", "messages[0].content"),
+    (
+        {"messages": [{"role": "user", "content": None}]},
+        "only an assistant's 'content'",
+        "messages[0].content",
+    ),
     ({"messages": [{"role": "user", "content": "  "}]}, "empty", "messages[0].content"),
     ({"messages": ["hi"]}, "must be an object", "messages[0]"),
     (
         {"messages": [{"role": "user", "content": [{"type": "audio"}]}]},
         "'text' or 'image_url'",
-        "messages[0].content[0].type",
+        "messages[0].content[0]",
     ),
     (
         {"messages": [{"role": "user", "content": [{"type": "text"}]}]},
-        "'text' string",
+        "has no 'text'",
         "messages[0].content[0].text",
     ),
-    ({"messages": USER, "model": 3}, "'model' must be a string", "model"),
-    ({"messages": USER, "stream": "yes"}, "'stream' must be true or false", "stream"),
+    ({"messages": USER, "model": 3}, "model: input should be a valid string", "model"),
+    ({"messages": USER, "stream": "yes"}, "stream: input should be a valid boolean", "stream"),
+    ({"messages": USER, "n": True}, "n: input should be a valid integer", "n"),
     ({"messages": USER, "n": 2}, "Only n=1", "n"),
-    ({"messages": USER, "max_tokens": 0}, "positive integer", "max_tokens"),
-    ({"messages": USER, "max_tokens": "ten"}, "positive integer", "max_tokens"),
-    ({"messages": USER, "temperature": 3}, "from 0 to 2", "temperature"),
-    ({"messages": USER, "top_p": True}, "from 0 to 1", "top_p"),
+    ({"messages": USER, "max_tokens": 0}, "greater than or equal to 1", "max_tokens"),
+    ({"messages": USER, "max_tokens": "ten"}, "valid integer", "max_tokens"),
+    ({"messages": USER, "temperature": 3}, "less than or equal to 2", "temperature"),
+    ({"messages": USER, "top_p": True}, "top_p: input should be a valid number", "top_p"),
     ({"messages": USER, "tools": [{"type": "function"}]}, "Tools", "tools"),
     (
         {"messages": USER, "response_format": {"type": "json_object"}},
-        "'text' response format",
-        "response_format",
+        "input should be 'text'",
+        "response_format.type",
     ),
     ({"messages": USER, "logprobs": True}, "Log probabilities", "logprobs"),
-    ({"messages": USER, "stream_options": "x"}, "'stream_options'", "stream_options"),
+    (
+        {"messages": USER, "stream_options": "x"},
+        "stream_options: input should be a valid dictionary",
+        "stream_options",
+    ),
 ]
 
 
@@ -492,6 +501,16 @@ def test_a_bad_completion_request_gets_400_saying_what_is_wrong(api, body, says,
     assert says in error["message"]
     assert error["param"] == param
     assert calls == []
+
+
+def test_other_openai_fields_are_accepted_and_ignored(api):
+    fn, calls = recording(["Fine."])
+    client, headers = api(fn)
+    body = {"messages": USER, "seed": 3, "user": "someone", "n": 1, "tools": [], "logprobs": False}
+    reply = client.post("/v1/chat/completions", json=body, headers=headers)
+    assert reply.status_code == 200, reply.get_data(as_text=True)
+    assert reply.get_json()["choices"][0]["message"]["content"] == "Fine."
+    assert len(calls) == 1
 
 
 def test_the_users_message_over_the_length_limit_gets_413(api):
@@ -837,29 +856,40 @@ BAD_CONVERSATIONS = [
     ("[]", 400, "JSON object", None),
     ("{", 400, "not valid JSON", None),
     ({"name": "x"}, 400, "Unknown field 'name'", "name"),
-    ({"title": 5}, 400, "'title' must be a string", "title"),
+    ({"title": 5}, 400, "title: input should be a valid string", "title"),
     ({"title": "x" * 201}, 400, "at most 200", "title"),
-    ({"messages": "hi"}, 400, "messages format", "messages"),
-    ({"messages": [{"role": "robot", "content": "x"}]}, 400, "unknown role", "messages"),
-    ({"messages": [{"role": "user"}]}, 400, "missing 'content'", "messages"),
-    ({"messages": [{"role": "user", "content": "x", "extra": 1}]}, 400, "unknown keys", "messages"),
+    ({"messages": "hi"}, 400, "must be a list of messages", "messages"),
+    ({"messages": [{"role": "robot", "content": "x"}]}, 400, "'role' must be one of", "messages[0].role"),
+    ({"messages": [{"role": "user"}]}, 400, "messages[0] has no 'content'", "messages[0].content"),
+    (
+        {"messages": [{"role": "user", "content": "x", "extra": 1}]},
+        400,
+        "Unknown field 'extra' in messages[0]",
+        "messages[0].extra",
+    ),
     (
         {"messages": [{"role": "user", "content": "x", "metadata": {"colour": "red"}}]},
         400,
-        "unknown keys",
-        "messages",
+        "Unknown field 'colour' in messages[0].metadata",
+        "messages[0].metadata.colour",
     ),
     (
         {"messages": [{"role": "user", "content": "x", "metadata": False}]},
         400,
-        "'metadata' must be an object",
+        "messages[0].metadata must be an object",
         "messages[0].metadata",
     ),
     (
         {"messages": [{"role": "user", "content": "x", "options": 0}]},
         400,
-        "'options' must be a list",
+        "options: input should be a valid list",
         "messages[0].options",
+    ),
+    (
+        {"messages": [{"role": "user", "content": {"component": "image", "value": 5}}]},
+        400,
+        "a FileData object or a list of them",
+        "messages[0].content.value",
     ),
     (
         {"messages": [{"role": "user", "content": {"path": "/etc/passwd"}}]},

@@ -4,6 +4,7 @@ and the OpenAPI description of it all.
 - ``access``: the guard every API request passes (the API on, a valid token), the caller;
 - ``errors``: OpenAI-shaped errors for everything on an API path;
 - ``openai``: the chat-completions wire format, in and out (no Flask);
+- ``schemas``: the bodies as pydantic models (validation, answers, JSON Schema);
 - ``completions``, ``conversations``, ``files``: the routes; ``openapi``: the description.
 """
 

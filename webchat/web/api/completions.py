@@ -10,15 +10,16 @@ import json
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response
+from pydantic import BaseModel
 
 from webchat.chat import Reply, stream_reply
 from webchat.errors import describe
-from webchat.web.api import openai
+from webchat.web.api import openai, schemas
 from webchat.web.api.access import caller, json_body
 from webchat.web.api.errors import ApiError, error_body
 from webchat.web.api.openai import CompletionRequest, RequestError
@@ -30,13 +31,13 @@ RETRY_BUSY_SECONDS = 2
 RETRY_UPSTREAM_SECONDS = 10
 
 
-def model_object(model_id: str) -> dict[str, Any]:
-    return {"id": model_id, "object": "model", "created": services().started, "owned_by": "webchat"}
+def model_object(model_id: str) -> schemas.Model:
+    return schemas.Model(id=model_id, created=int(services().started))
 
 
 @bp.get("/v1/models")
 def list_models() -> Any:
-    return {"object": "list", "data": [model_object(services().backend.model_id)]}
+    return schemas.ModelList(data=[model_object(services().backend.model_id)]).model_dump(mode="json")
 
 
 @bp.get("/v1/models/<path:model_id>")
@@ -45,7 +46,7 @@ def get_model(model_id: str) -> Any:
         raise ApiError(
             404, f"There is no model {model_id!r} here; GET /v1/models lists it.", code="model_not_found"
         )
-    return model_object(model_id)
+    return model_object(model_id).model_dump(mode="json")
 
 
 @bp.post("/v1/chat/completions")
@@ -134,7 +135,7 @@ def _complete(
             raise upstream_error(error, server) from None
         finally:
             replies.close()
-        return jsonify(openai.completion(cid, model, openai.reply_text(last)))
+        return _json(openai.completion(cid, model, openai.reply_text(last)))
     events = _events(cid, model, server, first, replies, release)
     response = Response(events, mimetype="text/event-stream")
     response.headers["Cache-Control"] = "no-cache"
@@ -154,16 +155,17 @@ def _events(
     """
     sent = ""
     try:
-        yield _event(openai.chunk(cid, model, delta={"role": "assistant", "content": ""}))
+        yield _event(openai.chunk(cid, model, delta=schemas.Delta(role="assistant", content="")))
         for reply in _chain(first, replies):
             text = openai.reply_text(reply)
             if text.startswith(sent) and len(text) > len(sent):
-                yield _event(openai.chunk(cid, model, delta={"content": text[len(sent) :]}))
+                yield _event(openai.chunk(cid, model, delta=schemas.Delta(content=text[len(sent) :])))
                 sent = text
-        yield _event(openai.chunk(cid, model, delta={}, finish_reason="stop"))
+        yield _event(openai.chunk(cid, model, delta=schemas.Delta(), finish_reason="stop"))
     except Exception as error:  # the status is sent already: the error goes in the stream, as OpenAI's do
         failure = upstream_error(error, server)
-        yield _event(error_body(failure.status, failure.message, code=failure.code))
+        body = error_body(failure.status, failure.message, code=failure.code)
+        yield f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
     finally:
         close = getattr(replies, "close", None)
         if close:
@@ -177,8 +179,12 @@ def _chain(first: Reply, rest: Iterator[Reply]) -> Iterator[Reply]:
     yield from rest
 
 
-def _event(data: Mapping[str, Any]) -> str:
-    return f"data: {json.dumps(data, ensure_ascii=False)}\n\n"
+def _event(data: BaseModel) -> str:
+    return f"data: {data.model_dump_json()}\n\n"
+
+
+def _json(body: BaseModel) -> Response:
+    return Response(body.model_dump_json(), mimetype="application/json")
 
 
 def upstream_error(error: BaseException, server: str) -> ApiError:

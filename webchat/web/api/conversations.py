@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from flask import Blueprint, jsonify, request, url_for
+from pydantic import ValidationError
 
 from webchat.conversation import history_dicts
 from webchat.errors import Refused
 from webchat.messages import ChatMessage, MessageError, messages_from_list
 from webchat.store import Conversation, StoredMessage
+from webchat.web.api import schemas
 from webchat.web.api.access import caller, json_body
 from webchat.web.api.errors import ApiError
 from webchat.web.files import ImportedFileError, copy_posted_files
@@ -18,23 +19,22 @@ from webchat.web.services import services
 
 bp = Blueprint("api_conversations", __name__)
 
-MAX_TITLE = 200
 LIST_LIMIT = 200
 
 
-def conversation_summary(conversation: Conversation) -> dict[str, Any]:
-    return {
-        "id": conversation.id,
-        "object": "conversation",
-        "title": conversation.title,
-        "created_at": conversation.created_at,
-        "updated_at": conversation.updated_at,
-    }
+def conversation_summary(conversation: Conversation) -> schemas.ConversationSummary:
+    return schemas.ConversationSummary(
+        id=conversation.id,
+        title=conversation.title,
+        created_at=conversation.created_at,
+        updated_at=conversation.updated_at,
+    )
 
 
 def conversation_detail(conversation: Conversation, stored: list[StoredMessage]) -> dict[str, Any]:
     shared = services().uploads.shareable(history_dicts(stored))  # no server paths leave
-    return {**conversation_summary(conversation), "messages": shared}
+    detail = schemas.Conversation(**dict(conversation_summary(conversation)), messages=shared)
+    return detail.model_dump(mode="json")
 
 
 def owned(conversation_id: str) -> Conversation:
@@ -57,7 +57,7 @@ def list_conversations() -> Any:
     if not raw.isdigit() or not 1 <= int(raw) <= LIST_LIMIT:
         raise ApiError(400, f"'limit' must be a whole number from 1 to {LIST_LIMIT}.", param="limit")
     found = services().store.list_conversations(caller().owner, limit=int(raw))
-    return {"object": "list", "data": [conversation_summary(c) for c in found]}
+    return schemas.ConversationList(data=[conversation_summary(c) for c in found]).model_dump(mode="json")
 
 
 @bp.post("/api/conversations")
@@ -81,33 +81,25 @@ def create_conversation() -> Any:
 
 
 def _posted_conversation(body: Any) -> tuple[str, list[ChatMessage]]:
-    """The title and messages of a posted conversation; ApiError names the field at fault."""
-    if not isinstance(body, Mapping):
-        raise ApiError(400, 'The body must be a JSON object, such as {"messages": [...]}.')
-    unknown = sorted(set(body) - {"title", "messages"})
-    if unknown:
-        raise ApiError(
-            400, f"Unknown field {unknown[0]!r}: a conversation has 'title' and 'messages'.", param=unknown[0]
-        )
-    title = body.get("title", "")
-    if not isinstance(title, str) or len(title) > MAX_TITLE:
-        raise ApiError(400, f"'title' must be a string of at most {MAX_TITLE} characters.", param="title")
-    data = body.get("messages", [])
-    for index, item in enumerate(data if isinstance(data, list) else []):
-        for key, kind, wording in (("metadata", Mapping, "an object"), ("options", list, "a list")):
-            if isinstance(item, Mapping) and item.get(key) is not None and not isinstance(item[key], kind):
-                raise ApiError(
-                    400, f"message {index}: '{key}' must be {wording}.", param=f"messages[{index}].{key}"
-                )
+    """The title and messages of a posted conversation; ApiError names the field at fault.
+
+    The schema (``schemas.NewConversation``) checks the shape; ``messages_from_list`` makes
+    the engine's messages of it, and the conversation rules (length, files taken) come last.
+    """
     try:
-        messages = messages_from_list(data)
+        posted = schemas.NewConversation.model_validate(body)
+    except ValidationError as error:
+        message, param = schemas.refusal(error)
+        raise ApiError(400, message, param=param) from None
+    try:
+        messages = messages_from_list([m.model_dump(exclude_none=True) for m in posted.messages])
     except MessageError as error:
         raise ApiError(400, f"'messages' is not in messages format: {error}.", param="messages") from None
     try:
         services().conversations.check_messages(messages)
     except Refused as error:
         raise ApiError(error.status, error.message, param=error.where) from None
-    return title, messages
+    return posted.title, messages
 
 
 @bp.get("/api/conversations/<conversation_id>")
@@ -120,4 +112,4 @@ def get_conversation(conversation_id: str) -> Any:
 def delete_conversation(conversation_id: str) -> Any:
     conversation = owned(conversation_id)
     services().conversations.delete(caller().owner, conversation)
-    return {"id": conversation.id, "object": "conversation.deleted", "deleted": True}
+    return schemas.ConversationDeleted(id=conversation.id).model_dump(mode="json")

@@ -5,12 +5,14 @@ answered an HTTP error (unknown path, wrong method, body too large)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from flask import Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from webchat.errors import Refused
 from webchat.files.limits import human_size
+from webchat.web.api import schemas
 from webchat.web.services import services
 
 MAX_BODY = 32 * 1024 * 1024  # a few inline images in base64, with room to spare
@@ -50,9 +52,12 @@ class ApiError(Exception):
         self.headers = dict(headers or {})
 
 
-def error_body(status: int, message: str, *, code: str | None = None, param: str | None = None) -> dict:
+def error_body(
+    status: int, message: str, *, code: str | None = None, param: str | None = None
+) -> dict[str, Any]:
     kind = ERROR_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
-    return {"error": {"message": message, "type": kind, "param": param, "code": code}}
+    detail = schemas.ErrorDetail(message=message, type=kind, param=param, code=code)
+    return schemas.Error(error=detail).model_dump(mode="json")
 
 
 def error_response(

@@ -12,19 +12,20 @@ import binascii
 import re
 import secrets
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import ValidationError
 
 from webchat.backends import Backend
 from webchat.chat import ChatFunction, Reply
 from webchat.errors import too_long
 from webchat.files.types import HEAD_BYTES, sniff
 from webchat.messages import ChatMessage, FileData, filedata
+from webchat.web.api import schemas
+from webchat.web.api.schemas import MAX_IMAGES
 
-MAX_MESSAGES = 2000
-MAX_IMAGES = 16
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
 # Sniffed from the bytes: the type a data URL claims is not trusted.
 IMAGE_TYPES = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp"}
@@ -85,40 +86,23 @@ class CompletionRequest:
 
 
 def parse_request(body: Any, *, max_message_chars: int) -> CompletionRequest:
-    """Validate a chat-completions body; every refusal names the field (``param``) at fault."""
-    if not isinstance(body, Mapping):
-        raise RequestError("The body must be a JSON object with 'messages'.")
-    model = body.get("model")
-    if model is not None and not isinstance(model, str):
-        raise RequestError("'model' must be a string.", param="model")
-    stream = _optional(body, "stream", bool, "true or false") or False
-    n = _optional(body, "n", int, "an integer")
-    if n is not None and n != 1:
-        raise RequestError("Only n=1 is supported: one completion per request.", param="n")
-    tools = body.get("tools")
-    if tools not in (None, []):
-        raise RequestError("Tools (function calling) are not supported by this server.", param="tools")
-    response_format = body.get("response_format")
-    if response_format is not None and (
-        not isinstance(response_format, Mapping) or response_format.get("type") != "text"
-    ):
-        raise RequestError("Only the 'text' response format is supported.", param="response_format")
-    if body.get("logprobs") is not None and body.get("logprobs") is not False:
-        raise RequestError("Log probabilities are not available from this server.", param="logprobs")
-    options = body.get("stream_options")
-    if options is not None and not isinstance(options, Mapping):
-        raise RequestError("'stream_options' must be an object.", param="stream_options")
+    """Validate a chat-completions body; every refusal names the field (``param``) at fault.
+
+    The schema (``schemas.ChatCompletionRequest``) checks shapes and types; what it cannot say
+    is checked here: the last message is the user's and within the length limit, a user's
+    message is not empty, images come from the user only, are real images, and are few enough.
+    """
+    try:
+        valid = schemas.ChatCompletionRequest.model_validate(body)
+    except ValidationError as error:
+        message, param = schemas.refusal(error)
+        raise RequestError(message, param=param) from None
     sampling = Sampling(
-        max_tokens=_positive_int(body, "max_completion_tokens") or _positive_int(body, "max_tokens"),
-        temperature=_number(body, "temperature", 0.0, 2.0),
-        top_p=_number(body, "top_p", 0.0, 1.0),
+        max_tokens=valid.max_completion_tokens or valid.max_tokens,
+        temperature=valid.temperature,
+        top_p=valid.top_p,
     )
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise RequestError("'messages' must be a non-empty list of messages.", param="messages")
-    if len(messages) > MAX_MESSAGES:
-        raise RequestError(f"At most {MAX_MESSAGES} messages fit in one request.", param="messages")
-    parts = [_part(index, item) for index, item in enumerate(messages)]
+    parts = [_part(f"messages[{index}]", item) for index, item in enumerate(valid.messages)]
     last = parts[-1]
     if last.role != "user":
         raise RequestError(
@@ -130,90 +114,31 @@ def parse_request(body: Any, *, max_message_chars: int) -> CompletionRequest:
         raise RequestError(too_long_error.message, param=f"messages[{len(parts) - 1}].content", status=413)
     if sum(len(part.images) for part in parts) > MAX_IMAGES:
         raise RequestError(f"At most {MAX_IMAGES} images fit in one request.", param="messages")
-    return CompletionRequest(model, stream, parts, sampling)
+    return CompletionRequest(valid.model, bool(valid.stream), parts, sampling)
 
 
-def _optional(body: Mapping[str, Any], key: str, kind: type, wording: str) -> Any:
-    value = body.get(key)
-    if value is None:
-        return None
-    if kind is int and isinstance(value, float) and value.is_integer():
-        value = int(value)  # JSON does not tell 2 from 2.0
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise RequestError(f"'{key}' must be {wording}.", param=key)
-    return value
-
-
-def _positive_int(body: Mapping[str, Any], key: str) -> int | None:
-    value = _optional(body, key, int, "a positive integer")
-    if value is not None and value < 1:
-        raise RequestError(f"'{key}' must be a positive integer.", param=key)
-    return value
-
-
-def _number(body: Mapping[str, Any], key: str, low: float, high: float) -> float | None:
-    value = body.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
-        raise RequestError(f"'{key}' must be a number from {low:g} to {high:g}.", param=key)
-    return float(value)
-
-
-def _part(index: int, item: Any) -> Part:
-    where = f"messages[{index}]"
-    if not isinstance(item, Mapping):
-        raise RequestError(f"{where} must be an object with 'role' and 'content'.", param=where)
-    role = item.get("role")
-    if not isinstance(role, str):
-        role = None  # (a dict or a list is not a role, and cannot be looked up as one)
-    if role in ("tool", "function"):
-        raise RequestError(f"{where}: tool messages are not supported by this server.", param=f"{where}.role")
-    if role not in ROLE_NAMES:
+def _part(where: str, item: schemas.ChatCompletionMessage) -> Part:
+    content = item.content
+    if content is None and item.role != "assistant":
         raise RequestError(
-            f"{where}: 'role' must be one of system, developer, user, assistant.", param=f"{where}.role"
+            f"{where}: only an assistant's 'content' may be null (a tool call).", param=f"{where}.content"
         )
-    if "content" not in item:
-        raise RequestError(f"{where} has no 'content'.", param=f"{where}.content")
-    content = item["content"]
+    pieces = [schemas.TextPart(type="text", text=content)] if isinstance(content, str) else content or []
     texts: list[str] = []
     images: list[Image] = []
-    if isinstance(content, str):
-        texts.append(content)
-    elif isinstance(content, list):
-        for number, piece in enumerate(content):
-            _content_part(f"{where}.content[{number}]", role, piece, texts, images)
-    elif content is None and role == "assistant":
-        pass  # an assistant turn that only called tools: nothing to keep
-    else:
-        raise RequestError(
-            f"{where}: 'content' must be a string or a list of content parts.", param=f"{where}.content"
-        )
-    part = Part(ROLE_NAMES[role], "\n".join(texts), images)
-    if role == "user" and not part.text.strip() and not images:
+    for number, piece in enumerate(pieces):
+        if isinstance(piece, schemas.TextPart):
+            texts.append(piece.text)
+            continue
+        here = f"{where}.content[{number}]"
+        if item.role != "user":
+            raise RequestError(f"{here}: only the user's messages can carry images.", param=here)
+        url = piece.image_url if isinstance(piece.image_url, str) else piece.image_url.url
+        images.append(decode_image(url, where=f"{here}.image_url.url"))
+    part = Part(ROLE_NAMES[item.role], "\n".join(texts), images)
+    if item.role == "user" and not part.text.strip() and not images:
         raise RequestError(f"{where}: the user's message is empty.", param=f"{where}.content")
     return part
-
-
-def _content_part(where: str, role: str, piece: Any, texts: list[str], images: list[Image]) -> None:
-    kind = piece.get("type") if isinstance(piece, Mapping) else None
-    if kind == "text":
-        text = piece.get("text")
-        if not isinstance(text, str):
-            raise RequestError(f"{where}: a text part needs a 'text' string.", param=f"{where}.text")
-        texts.append(text)
-    elif kind == "image_url":
-        if role != "user":
-            raise RequestError(f"{where}: only the user's messages can carry images.", param=where)
-        ref = piece.get("image_url")
-        url = ref.get("url") if isinstance(ref, Mapping) else ref
-        if not isinstance(url, str):
-            raise RequestError(f"{where}: an image part needs 'image_url.url'.", param=f"{where}.image_url")
-        images.append(decode_image(url, where=f"{where}.image_url.url"))
-    else:
-        raise RequestError(
-            f"{where}: content parts must be of type 'text' or 'image_url'.", param=f"{where}.type"
-        )
 
 
 def decode_image(url: str, *, where: str) -> Image:
@@ -300,33 +225,21 @@ def completion_id() -> str:
     return "chatcmpl-" + secrets.token_hex(12)
 
 
-def completion(completion_id: str, model: str, text: str) -> dict[str, Any]:
-    return {
-        "id": completion_id,
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": model,
-        "system_fingerprint": "webchat",
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": text},
-                "finish_reason": "stop",
-                "logprobs": None,
-            }
-        ],
-        "usage": None,
-    }
+def completion(completion_id: str, model: str, text: str) -> schemas.ChatCompletion:
+    return schemas.ChatCompletion(
+        id=completion_id,
+        created=int(time.time()),
+        model=model,
+        choices=[schemas.Choice(message=schemas.AssistantMessage(content=text))],
+    )
 
 
 def chunk(
-    completion_id: str, model: str, *, delta: dict[str, Any], finish_reason: str | None = None
-) -> dict[str, Any]:
-    return {
-        "id": completion_id,
-        "object": "chat.completion.chunk",
-        "created": int(time.time()),
-        "model": model,
-        "system_fingerprint": "webchat",
-        "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason, "logprobs": None}],
-    }
+    completion_id: str, model: str, *, delta: schemas.Delta, finish_reason: Literal["stop"] | None = None
+) -> schemas.ChatCompletionChunk:
+    return schemas.ChatCompletionChunk(
+        id=completion_id,
+        created=int(time.time()),
+        model=model,
+        choices=[schemas.ChunkChoice(delta=delta, finish_reason=finish_reason)],
+    )

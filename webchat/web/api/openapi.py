@@ -1,9 +1,11 @@
 """The OpenAPI 3.1 description of the API for programs, served at ``/api/openapi.json``.
 
-It is written to be exact where the server is exact: what the schemas forbid, the server refuses
-with a 400 (the suite checks this with schemathesis). A few rules cannot be put in JSON Schema and
-are stated in the descriptions instead: the last message must be the user's, an image must really
-be an image, and the chat may take text only.
+The bodies' schemas are generated from the pydantic models that validate requests and build
+responses (``schemas.py``), so the description cannot drift from the server: what the schemas
+forbid, the server refuses with a 400 (the suite checks this with schemathesis). The paths are
+written here, one entry per route. A few rules cannot be put in JSON Schema and are stated in the
+descriptions instead: the last message must be the user's, an image must really be an image, and
+the chat may take text only.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ import copy
 from typing import Any
 
 from flask import Blueprint, request
+from pydantic.json_schema import models_json_schema
 
-from webchat.web.api.openai import MAX_IMAGES, MAX_MESSAGES
+from webchat.web.api.schemas import REQUESTS, RESPONSES
 
 bp = Blueprint("api_docs", __name__)
 
@@ -53,305 +56,40 @@ RATE_LIMITED = _error(
 )
 MODEL_FAILED = _error("The model server (or the chat function) failed; the message says how.")
 
-TEXT_PART = {
+# A server-sent event is not a JSON body, so no model describes it; its data is one.
+EVENT = {
     "type": "object",
-    "required": ["type", "text"],
-    "properties": {"type": {"const": "text"}, "text": {"type": "string"}},
-}
-IMAGE_PART = {
-    "type": "object",
-    "required": ["type", "image_url"],
-    "description": "An image as a base64 `data:` URL (PNG, JPEG, GIF or WebP, at most 10 MB); remote "
-    "URLs are not fetched. Only the user's messages carry images, and only when the chat takes files.",
+    "required": ["data"],
+    "description": "A server-sent event: `data` is a `ChatCompletionChunk` (or an `Error`) in JSON, "
+    "and the last event's data is `[DONE]`.",
     "properties": {
-        "type": {"const": "image_url"},
-        "image_url": {
+        "data": {
             "anyOf": [
-                {"type": "string"},
-                {"type": "object", "required": ["url"], "properties": {"url": {"type": "string"}}},
+                {"const": "[DONE]"},
+                {
+                    "type": "string",
+                    "contentMediaType": "application/json",
+                    "contentSchema": {"anyOf": [_ref("ChatCompletionChunk"), _ref("Error")]},
+                },
             ]
-        },
+        }
     },
 }
 
-SCHEMAS: dict[str, Any] = {
-    "Error": {
-        "type": "object",
-        "required": ["error"],
-        "properties": {
-            "error": {
-                "type": "object",
-                "required": ["message", "type"],
-                "properties": {
-                    "message": {"type": "string"},
-                    "type": {"type": "string"},
-                    "param": {"type": ["string", "null"]},
-                    "code": {"type": ["string", "integer", "null"]},
-                },
-            }
-        },
-    },
-    "Model": {
-        "type": "object",
-        "required": ["id", "object", "created", "owned_by"],
-        "properties": {
-            "id": {"type": "string"},
-            "object": {"const": "model"},
-            "created": {"type": "integer"},
-            "owned_by": {"type": "string"},
-        },
-    },
-    "ModelList": {
-        "type": "object",
-        "required": ["object", "data"],
-        "properties": {"object": {"const": "list"}, "data": {"type": "array", "items": _ref("Model")}},
-    },
-    "ChatCompletionMessage": {
-        "type": "object",
-        "required": ["role", "content"],
-        "description": "`developer` is taken as `system`. Content is text or a list of parts; an "
-        "assistant's may be null (a tool call; tools themselves are not supported).",
-        "properties": {
-            "role": {"enum": ["system", "developer", "user", "assistant"]},
-            "content": {
-                "anyOf": [
-                    {"type": "string"},
-                    {"type": "array", "items": {"anyOf": [TEXT_PART, IMAGE_PART]}},
-                    {"type": "null"},
-                ]
-            },
-        },
-    },
-    "ChatCompletionRequest": {
-        "type": "object",
-        "required": ["messages"],
-        "description": "OpenAI's chat-completions request. The last message must be the user's. "
-        "Other OpenAI fields are accepted and ignored; sampling fields apply when a model answers "
-        "(not a Python chat function), and `max_tokens` cannot exceed the server's own limit.",
-        "properties": {
-            "model": {"type": ["string", "null"], "description": "Any name: one model answers here."},
-            "messages": {
-                "type": "array",
-                "minItems": 1,
-                "maxItems": MAX_MESSAGES,
-                "items": _ref("ChatCompletionMessage"),
-                "description": f"At most {MAX_IMAGES} images in all.",
-            },
-            "stream": {"type": ["boolean", "null"]},
-            "n": {"enum": [1, None]},
-            "max_tokens": {"type": ["integer", "null"], "minimum": 1},
-            "max_completion_tokens": {"type": ["integer", "null"], "minimum": 1},
-            "temperature": {"type": ["number", "null"], "minimum": 0, "maximum": 2},
-            "top_p": {"type": ["number", "null"], "minimum": 0, "maximum": 1},
-            "tools": {"type": ["array", "null"], "maxItems": 0},
-            "response_format": _nullable(
-                {"type": "object", "required": ["type"], "properties": {"type": {"const": "text"}}}
-            ),
-            "logprobs": {"enum": [False, None]},
-            "stream_options": {"type": ["object", "null"]},
-        },
-    },
-    "ChatCompletion": {
-        "type": "object",
-        "required": ["id", "object", "created", "model", "choices"],
-        "properties": {
-            "id": {"type": "string"},
-            "object": {"const": "chat.completion"},
-            "created": {"type": "integer"},
-            "model": {"type": "string"},
-            "system_fingerprint": {"type": "string"},
-            "choices": {
-                "type": "array",
-                "minItems": 1,
-                "items": {
-                    "type": "object",
-                    "required": ["index", "message", "finish_reason"],
-                    "properties": {
-                        "index": {"type": "integer"},
-                        "message": {
-                            "type": "object",
-                            "required": ["role", "content"],
-                            "properties": {"role": {"const": "assistant"}, "content": {"type": "string"}},
-                        },
-                        "finish_reason": {"enum": ["stop", "length"]},
-                        "logprobs": {"type": "null"},
-                    },
-                },
-            },
-            "usage": {"type": "null", "description": "Token counts are not known here."},
-        },
-    },
-    "ChatCompletionChunk": {
-        "type": "object",
-        "description": "One server-sent event of a streamed completion (`data: {...}`); the stream "
-        "ends with `data: [DONE]`. A failure after the stream began arrives as an `Error` event.",
-        "required": ["id", "object", "created", "model", "choices"],
-        "properties": {
-            "id": {"type": "string"},
-            "object": {"const": "chat.completion.chunk"},
-            "created": {"type": "integer"},
-            "model": {"type": "string"},
-            "choices": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "required": ["index", "delta", "finish_reason"],
-                    "properties": {
-                        "index": {"type": "integer"},
-                        "delta": {
-                            "type": "object",
-                            "properties": {"role": {"const": "assistant"}, "content": {"type": "string"}},
-                        },
-                        "finish_reason": {"enum": ["stop", "length", None]},
-                    },
-                },
-            },
-        },
-    },
-    "ChatCompletionEvent": {
-        "type": "object",
-        "required": ["data"],
-        "description": "A server-sent event: `data` is a `ChatCompletionChunk` (or an `Error`) in JSON, "
-        "and the last event's data is `[DONE]`.",
-        "properties": {
-            "data": {
-                "anyOf": [
-                    {"const": "[DONE]"},
-                    {
-                        "type": "string",
-                        "contentMediaType": "application/json",
-                        "contentSchema": {"anyOf": [_ref("ChatCompletionChunk"), _ref("Error")]},
-                    },
-                ]
-            }
-        },
-    },
-    "Metadata": {
-        "type": ["object", "null"],
-        "additionalProperties": False,
-        "description": "Gradio's message metadata (thought blocks).",
-        "properties": {
-            "title": {"type": ["string", "null"]},
-            "status": {"enum": ["pending", "done", None]},
-            "duration": {"type": ["number", "null"]},
-            "id": {},
-            "parent_id": {},
-            "log": {"type": ["string", "null"]},
-        },
-    },
-    "Option": {
-        "type": "object",
-        "required": ["value"],
-        "properties": {"value": {"type": "string"}, "label": {"type": ["string", "null"]}},
-    },
-    "FileData": {
-        "type": "object",
-        "required": ["path"],
-        "description": "A file stored by the server, as Gradio describes one; `url` serves it.",
-        "properties": {
-            "path": {"type": "string"},
-            "url": {"type": ["string", "null"]},
-            "size": {"type": ["integer", "null"]},
-            "orig_name": {"type": ["string", "null"]},
-            "mime_type": {"type": ["string", "null"]},
-            "is_stream": {"type": "boolean"},
-            "meta": {"type": "object"},
-        },
-    },
-    "Message": {
-        "type": "object",
-        "required": ["role", "content", "metadata", "options"],
-        "description": "A message in Gradio's messages format: text, a FileData dict, or a component.",
-        "properties": {
-            "role": {"enum": ["user", "assistant", "system"]},
-            "content": {
-                "anyOf": [
-                    {"type": "string"},
-                    _ref("FileData"),
-                    {"type": "object", "required": ["component", "value"]},
-                ]
-            },
-            "metadata": {"type": "object"},
-            "options": {"type": "array", "items": _ref("Option")},
-        },
-    },
-    "NewMessage": {
-        "type": "object",
-        "required": ["role", "content"],
-        "additionalProperties": False,
-        "description": "A message to store: text, one of the caller's files, or a component showing "
-        "them. A file is named by the `url` (or the `path`) this server gave it, from `POST /api/files` "
-        "or a conversation of the caller's; the rest of the FileData is ignored. The new conversation "
-        "gets its own copy of each file.",
-        "properties": {
-            "role": {"enum": ["user", "assistant", "system"]},
-            "content": {
-                "anyOf": [
-                    {"type": "string"},
-                    _ref("FileData"),
-                    {
-                        "type": "object",
-                        "required": ["component", "value"],
-                        "properties": {
-                            "component": {"type": "string", "minLength": 1},
-                            "value": {
-                                "anyOf": [_ref("FileData"), {"type": "array", "items": _ref("FileData")}]
-                            },
-                        },
-                    },
-                ]
-            },
-            "metadata": _ref("Metadata"),
-            "options": {"type": ["array", "null"], "items": _ref("Option")},
-        },
-    },
-    "NewConversation": {
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {
-            "title": {"type": "string", "maxLength": 200},
-            "messages": {"type": "array", "items": _ref("NewMessage")},
-        },
-    },
-    "ConversationSummary": {
-        "type": "object",
-        "required": ["id", "object", "title", "created_at", "updated_at"],
-        "properties": {
-            "id": {"type": "string"},
-            "object": {"const": "conversation"},
-            "title": {"type": "string"},
-            "created_at": {"type": "number"},
-            "updated_at": {"type": "number"},
-        },
-    },
-    "Conversation": {
-        "allOf": [
-            _ref("ConversationSummary"),
-            {
-                "type": "object",
-                "required": ["messages"],
-                "properties": {"messages": {"type": "array", "items": _ref("Message")}},
-            },
-        ]
-    },
-    "ConversationList": {
-        "type": "object",
-        "required": ["object", "data"],
-        "properties": {
-            "object": {"const": "list"},
-            "data": {"type": "array", "items": _ref("ConversationSummary")},
-        },
-    },
-    "ConversationDeleted": {
-        "type": "object",
-        "required": ["id", "object", "deleted"],
-        "properties": {
-            "id": {"type": "string"},
-            "object": {"const": "conversation.deleted"},
-            "deleted": {"const": True},
-        },
-    },
-}
+
+def _schemas() -> dict[str, Any]:
+    """Every body's JSON Schema, from the pydantic models that validate and build the bodies.
+
+    A model used both ways (``FileData``) is described as it is validated, the stricter form.
+    """
+    _, top = models_json_schema(
+        [(model, "serialization") for model in RESPONSES] + [(model, "validation") for model in REQUESTS],
+        ref_template="#/components/schemas/{model}",
+    )
+    return {**top["$defs"], "ChatCompletionEvent": EVENT}
+
+
+SCHEMAS: dict[str, Any] = _schemas()
 
 HELLO = {"role": "user", "content": "Hello!"}
 
