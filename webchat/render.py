@@ -9,14 +9,26 @@ Pygments with CSS classes (see ``code_css``). Everything costly is built once at
 renderer is called every ~250 ms on a growing reply, so finished code blocks and formulas are
 cached.
 
+Rendering has a CPU budget (``RENDER_BUDGET_SECONDS`` per message): the text is untrusted, and
+markdown-it-py and several Pygments lexers take seconds on some inputs (runs of ``[``, a fence
+named ``csharp`` over many short lines). The budget is checked between markdown-it's steps and
+Pygments' tokens, so no step runs long unseen; when it runs out, code is shown without colours,
+and a message that cannot be formatted in time is shown as plain text with a note. Under gevent
+a render never holds the event loop much longer than the budget. Measured by
+``bench/render_budget.py``, checked for every lexer by ``tests/test_render_budget.py``.
+
 Regenerate the stylesheet with:  python -m webchat.render > static/css/code.css
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+import time
+from bisect import bisect_left
+from collections.abc import Callable, Iterator, Sequence
+from contextvars import ContextVar
 from functools import lru_cache
+from typing import Any, Literal
 from xml.etree.ElementTree import tostring
 
 import nh3
@@ -24,13 +36,14 @@ from latex2mathml.converter import convert_to_element
 from markdown_it import MarkdownIt
 from markdown_it.common.utils import escapeHtml, unescapeAll
 from markdown_it.renderer import RendererHTML
+from markdown_it.rules_block import StateBlock
 from markdown_it.rules_core import StateCore
 from markdown_it.rules_inline import StateInline
 from markdown_it.token import Token
 from markdown_it.utils import EnvType, OptionsDict
 from markupsafe import Markup, escape
 from mdit_py_plugins.dollarmath import dollarmath_plugin
-from pygments import highlight
+from pygments import format as format_tokens
 from pygments.formatters import HtmlFormatter
 from pygments.lexer import Lexer
 from pygments.lexers import get_all_lexers, get_lexer_by_name
@@ -38,6 +51,43 @@ from pygments.token import STANDARD_TYPES
 from pygments.util import ClassNotFound
 
 __all__ = ["ALLOWED_ATTRIBUTES", "ALLOWED_TAGS", "code_css", "render_markdown", "render_plain"]
+
+# --------------------------------------------------------------------------- CPU budget
+
+RENDER_BUDGET_SECONDS = 0.05
+# Code longer than this is shown without colours whatever the budget: nobody reads colours in a
+# 20,000-character block, and the cost of a lexer grows with it.
+HIGHLIGHT_MAX_CHARS = 20_000
+# The clock is read every CHECK_EVERY steps (a read costs ~0.5 µs; a step, 2-20 µs; a token of
+# the slowest lexers, up to a few ms).
+CHECK_EVERY = 4
+
+
+class OverBudget(Exception):
+    """The render's CPU budget ran out."""
+
+
+class Budget:
+    """The CPU time one render may take, in this thread (not wall time: a busy machine must not
+    change what a message looks like, only how long it takes)."""
+
+    __slots__ = ("compiled", "deadline", "seconds", "steps")
+
+    def __init__(self, seconds: float | None = None) -> None:
+        self.seconds = RENDER_BUDGET_SECONDS if seconds is None else seconds
+        self.compiled = False  # has this render built a new lexer (see _COMPILED)?
+        self.deadline = time.thread_time() + self.seconds
+        self.steps = 0
+
+    def step(self) -> None:
+        """Count one step of work; raise OverBudget when the time is up."""
+        self.steps += 1
+        if self.steps % CHECK_EVERY == 0 and time.thread_time() > self.deadline:
+            raise OverBudget
+
+    def left(self) -> float:
+        return self.deadline - time.thread_time()
+
 
 # --------------------------------------------------------------------------- URL policy
 
@@ -88,27 +138,127 @@ PYGMENTS_CLASSES = frozenset(c for c in STANDARD_TYPES.values() if c)
 LANGUAGE_CLASSES = frozenset(f"language-{aliases[0]}" for _, aliases, _, _ in get_all_lexers() if aliases)
 
 
+_CURRENT: ContextVar[Budget | None] = ContextVar("render_budget", default=None)
+
+
 @lru_cache(maxsize=256)
 def _lexer(lang: str) -> Lexer | None:
-    """Lexer for a fence's language name; never guesses (guessing is slow and often wrong)."""
+    """Lexer for a fence's language name; never guesses (guessing is slow and often wrong).
+
+    Its token streams count against the current render's budget (see ``_counted``).
+    """
     if not _LANG_NAME.fullmatch(lang):
         return None
     try:
-        return get_lexer_by_name(lang, stripnl=False)
+        return _counted(get_lexer_by_name(lang, stripnl=False))
     except ClassNotFound:
         return None
 
 
-@lru_cache(maxsize=256)
-def _code_block(code: str, lang: str) -> str:
-    """One fenced block as HTML; cached because a streaming reply re-renders finished blocks."""
+# Languages whose lexer has been built in this process. Building one compiles its regular
+# expressions (up to ~0.3 s for the largest grammars, once), which no token boundary interrupts;
+# so one render builds at most one new lexer, and only with budget left.
+_COMPILED: set[str] = set()
+
+
+def _counted(lexer: Lexer) -> Lexer:
+    """Make every token ``lexer`` produces a step of the current budget, its inner lexers' too.
+
+    A template lexer (``html+ng2``) first runs its language lexer over the whole text and only
+    then yields, so counting its output alone would see nothing for seconds.
+    """
+    for inner in ("root_lexer", "language_lexer"):
+        if isinstance(getattr(lexer, inner, None), Lexer):
+            _counted(getattr(lexer, inner))
+    _count_silent_rules(type(lexer))
+    tokens = lexer.get_tokens_unprocessed
+
+    def counted(text: str, *args: Any, **kwargs: Any) -> Iterator[tuple[int, object, str]]:
+        budget = _CURRENT.get()
+        for token in tokens(text, *args, **kwargs):  # (``using(this, state=...)`` passes a stack)
+            if budget is not None:
+                budget.step()
+            yield token
+
+    lexer.get_tokens_unprocessed = counted  # type: ignore[method-assign]
+    return lexer
+
+
+def _count_silent_rules(cls: type[Lexer]) -> None:
+    """Make each try of a rule that yields no token (``default('#pop')``, a ``None`` action) a
+    step too: a lexer can loop on those alone (``{`` x 8000 in ``tads3`` pops 8000 states at
+    the end, 0.25 s, without a token). Done once per class, on its compiled rules."""
+    rules = cls.__dict__.get("_tokens")
+    if not isinstance(rules, dict) or cls.__dict__.get("_webchat_counted"):
+        return
+    for state, entries in rules.items():
+        rules[state] = [
+            (_counted_match(match) if action is None else match, action, new_state)
+            for match, action, new_state in entries
+        ]
+    cls._webchat_counted = True  # type: ignore[attr-defined]
+
+
+def _counted_match(match: Callable[..., Any]) -> Callable[..., Any]:
+    def counted(*args: Any) -> Any:
+        budget = _CURRENT.get()
+        if budget is not None:
+            budget.step()
+        return match(*args)
+
+    return counted
+
+
+# Finished blocks, highlighted or found too costly to highlight (a streaming reply re-renders
+# them every tick); bounded like an lru_cache, oldest first out.
+_CODE_CACHE: dict[tuple[str, str], str] = {}
+_CODE_CACHE_SIZE = 256
+
+
+def _plain_code(code: str) -> str:
+    return f"<pre><code>{escapeHtml(code)}</code></pre>\n"
+
+
+def _code_block(code: str, lang: str, budget: Budget) -> str:
+    """One fenced block as HTML: highlighted within the budget, else plain.
+
+    A block that alone took half the budget is remembered as plain: it is costly in itself, not
+    only late in a costly message, and must not cost the budget again on every view.
+    """
+    key = (code, lang)
+    cached = _CODE_CACHE.get(key)
+    if cached is not None:
+        return cached
+    if len(code) > HIGHLIGHT_MAX_CHARS or not _LANG_NAME.fullmatch(lang):
+        return _remember(key, _plain_code(code))
+    if budget.left() <= 0 or (lang not in _COMPILED and budget.compiled):
+        return _plain_code(code)  # out of time, or a second new lexer in one message: later
+    before = time.thread_time()
     lexer = _lexer(lang)
     if lexer is None:
-        return f"<pre><code>{escapeHtml(code)}</code></pre>\n"
+        return _remember(key, _plain_code(code))
+    started = time.thread_time()
+    if lang not in _COMPILED:
+        budget.compiled = True
+        budget.deadline += started - before  # building it is not this block's cost (see _COMPILED)
+        _COMPILED.add(lang)
+    token = _CURRENT.set(budget)
+    try:
+        body = format_tokens(lexer.get_tokens(code), _FORMATTER)  # lazily: formatting counts too
+    except OverBudget:
+        html = _plain_code(code)
+        return _remember(key, html) if time.thread_time() - started > budget.seconds / 2 else html
+    finally:
+        _CURRENT.reset(token)
     name = lexer.aliases[0] if lexer.aliases else lang
-    return (
-        f'<pre><code class="language-{escapeHtml(name)}">{highlight(code, lexer, _FORMATTER)}</code></pre>\n'
-    )
+    return _remember(key, f'<pre><code class="language-{escapeHtml(name)}">{body}</code></pre>\n')
+
+
+def _remember(key: tuple[str, str], html: str) -> str:
+    if len(_CODE_CACHE) >= _CODE_CACHE_SIZE:
+        del _CODE_CACHE[next(iter(_CODE_CACHE))]
+    _CODE_CACHE[key] = html
+    return html
 
 
 # --------------------------------------------------------------------------- math
@@ -142,6 +292,16 @@ def _math(source: str, display: bool) -> str:
     return _NUMERIC_REF.sub(r"&\1", mathml)
 
 
+@lru_cache(maxsize=16)
+def _positions(src: str, needle: str) -> list[int]:
+    """Where ``needle`` starts in ``src`` (a str caches its hash, so repeated lookups are cheap)."""
+    found, at = [], src.find(needle)
+    while at >= 0:
+        found.append(at)
+        at = src.find(needle, at + 1)
+    return found
+
+
 def _bracket_math(state: StateInline, silent: bool) -> bool:
     r"""Inline rule for ``\(...\)`` (inline) and ``\[...\]`` (display); runs before "escape",
     which would otherwise eat the backslash."""
@@ -149,8 +309,12 @@ def _bracket_math(state: StateInline, silent: bool) -> bool:
     if src[pos] != "\\" or pos + 1 >= state.posMax or src[pos + 1] not in "([":
         return False
     closer = "\\)" if src[pos + 1] == "(" else "\\]"
-    end = src.find(closer, pos + 2, state.posMax)
-    if end < 0 or not src[pos + 2 : end].strip():
+    # The next closer by bisection in the closers' positions, found once per text: searching
+    # from every opener would be quadratic in a text of openers with no closer.
+    closers = _positions(src, closer)
+    index = bisect_left(closers, pos + 2)
+    end = closers[index] if index < len(closers) else -1
+    if end < 0 or end + 2 > state.posMax or not src[pos + 2 : end].strip():
         return False
     if not silent:
         token = state.push("math_inline" if closer == "\\)" else "math_inline_double", "math", 0)
@@ -161,6 +325,46 @@ def _bracket_math(state: StateInline, silent: bool) -> bool:
 
 
 # --------------------------------------------------------------------------- markdown-it rules
+
+
+def _inline_budget(state: StateInline, silent: bool) -> bool:
+    """First inline rule: counts a step of the inline parser (never matches)."""
+    state.env["budget"].step()
+    return False
+
+
+def _block_budget(state: StateBlock, start: int, end: int, silent: bool) -> bool:
+    """First block rule: counts a step of the block parser (never matches).
+
+    It also makes each token the block state pushes a step: a table is one rule call that may
+    push 40,000 tokens (0.4 s), which no rule boundary would see.
+    """
+    budget: Budget = state.env["budget"]
+    budget.step()
+    if "push" not in vars(state):
+        push = state.push
+
+        def counted(kind: str, tag: str, nesting: Literal[-1, 0, 1]) -> Token:
+            budget.step()
+            return push(kind, tag, nesting)
+
+        state.push = counted  # type: ignore[method-assign]
+    return False
+
+
+def _needs_closer(rule: Callable[[StateInline, bool], bool]) -> Callable[[StateInline, bool], bool]:
+    """A link or image rule that gives up at once when no ``]`` follows: markdown-it would scan
+    to the end of the text for each ``[`` of a run of them."""
+
+    def guarded(state: StateInline, silent: bool) -> bool:
+        closers = _positions(state.src, "]")
+        index = bisect_left(closers, state.pos)
+        if index == len(closers) or closers[index] >= state.posMax:
+            return False
+        return rule(state, silent)
+
+    return guarded
+
 
 _TASK_MARK = re.compile(r"\[([ xX])\][ \t]")
 
@@ -191,7 +395,7 @@ def _render_fence(self: RendererHTML, tokens: Tokens, idx: int, options: Options
     lang = info.split(maxsplit=1)[0].lower() if info else ""
     if lang == "math":
         return _math(token.content, True) + "\n"
-    return _code_block(token.content, lang)
+    return _code_block(token.content, lang, env["budget"])
 
 
 def _render_link_open(
@@ -254,6 +458,14 @@ def _build_markdown() -> MarkdownIt:
         double_inline=True,
     )
     md.inline.ruler.before("escape", "math_bracket", _bracket_math)
+    for name in ("link", "image"):
+        md.inline.ruler.at(name, _needs_closer(md.inline.ruler.__rules__[md.inline.ruler.__find__(name)].fn))
+    md.inline.ruler.before("text", "budget", _inline_budget)
+    # Also a terminator of every block that runs on line by line (a paragraph of 16,000 lines
+    # asks each terminator at each line), so long blocks count their lines too.
+    md.block.ruler.before(
+        "table", "budget", _block_budget, {"alt": ["paragraph", "reference", "blockquote", "list", "table"]}
+    )
     md.core.ruler.push("task_lists", _task_lists)
     md.add_render_rule("fence", _render_fence)
     md.add_render_rule("link_open", _render_link_open)
@@ -342,21 +554,29 @@ def _cleaner(files_prefix: str) -> nh3.Cleaner:
 # --------------------------------------------------------------------------- public API
 
 
+TOO_COSTLY = "Shown as plain text: this message would take too long to format."
+
+
 def render_markdown(text: str, *, files_prefix: str = "/files/") -> Markup:
     """Markdown (possibly cut off mid-stream) -> sanitised HTML, safe to put in a template.
+
+    Within the CPU budget; a message that would take longer is its escaped text, with a note.
 
     ``files_prefix`` is where our own uploads are served (``/chat/files/`` behind a path
     prefix): the only place images may come from, besides inline ``data:image/...`` rasters.
     """
     cleaner = _cleaner(files_prefix)
-    html = _MD.render(text, {"files_prefix": files_prefix})
+    try:
+        html = _MD.render(text, {"files_prefix": files_prefix, "budget": Budget()})
+    except OverBudget:
+        return Markup(f'<p class="render-note">{TOO_COSTLY}</p>\n<p>') + render_plain(text) + Markup("</p>")
     return Markup(cleaner.clean(html))
 
 
 def render_plain(text: str) -> Markup:
     """Escaped text with its line breaks kept (for showing a message exactly as typed)."""
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    return Markup("<br>\n").join(escape(line) for line in lines)
+    lines = text.replace("\r\n", "\n").replace("\r", "\n")
+    return Markup(str(escape(lines)).replace("\n", "<br>\n"))  # one C-speed escape, not one per line
 
 
 # --------------------------------------------------------------------------- stylesheet
