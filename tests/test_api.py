@@ -1135,9 +1135,10 @@ def test_a_program_uploads_a_file_and_posts_a_conversation_with_it(files_api):
     file = sent.get_json()
     assert set(file) == {"path", "url", "size", "orig_name", "mime_type", "is_stream", "meta"}
     assert file["mime_type"] == "image/png" and file["size"] == len(PNG)  # sniffed, not trusted
-    assert file["meta"] == {"_type": "gradio.FileData"} and file["orig_name"] == "dot.txt"
+    # Stored under an extension of the sniffed type (a name must not make it another kind of file).
+    assert file["meta"] == {"_type": "gradio.FileData"} and file["orig_name"] == "dot.png"
     # Where the data folder is stays the server's business: the path is relative to it.
-    assert file["path"] == f"files/{file['url'].split('/')[-2]}/dot.txt"
+    assert file["path"] == f"files/{file['url'].split('/')[-2]}/dot.png"
     assert client.get(sent.headers["Location"], headers=headers).data == PNG
     body = {
         "title": "A dot",
@@ -1151,7 +1152,7 @@ def test_a_program_uploads_a_file_and_posts_a_conversation_with_it(files_api):
     assert created.status_code == 201, created.get_data(as_text=True)
     stored = client.get(created.headers["Location"], headers=headers).get_json()["messages"]
     copy = stored[0]["content"]
-    assert copy["orig_name"] == "dot.txt" and copy["mime_type"] == "image/png" and copy["url"] != file["url"]
+    assert copy["orig_name"] == "dot.png" and copy["mime_type"] == "image/png" and copy["url"] != file["url"]
     assert client.get("/api" + copy["url"], headers=headers).data == PNG
     assert [m["content"] for m in stored[1:]] == ["What is it?", "A dot."]
     again = client.post("/api/conversations", json=body, headers=headers)  # the upload is still there

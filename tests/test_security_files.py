@@ -138,6 +138,23 @@ def test_a_file_is_served_only_under_its_own_name(server):
     assert raw_get(port, f"/files/{file_id}/other.html", page.cookie_header())[0] == 404
 
 
+def test_a_media_file_named_as_a_page_is_stored_under_its_own_type(server):
+    """A WAV that is also an HTML page (HTML in a RIFF chunk) sniffs as audio; named pwn.html it
+    would be served inline as audio with filename=pwn.html, and saved as a page."""
+    _, url, port = server
+    page = PageClient(url)
+    polyglot = samples.wav(0.1) + b"<html><script>alert(document.domain)</script></html>"
+    file_id, name = upload(page, "pwn.html", polyglot)
+    assert name == "pwn.wav"
+    status, data = raw_get(port, f"/files/{file_id}/pwn.wav", page.cookie_header())
+    head = data.split(b"\r\n\r\n", 1)[0].decode("latin-1").lower()
+    assert status == 200 and "content-type: audio/wav" in head and "pwn.html" not in head
+    assert 'filename="pwn.wav"' in head or "filename=pwn.wav" in head
+    assert raw_get(port, f"/files/{file_id}/pwn.html", page.cookie_header())[0] == 404
+    _, kept = upload(page, "song.wav", samples.wav(0.1))
+    assert kept == "song.wav"  # a name that fits stays
+
+
 @pytest.mark.parametrize(
     ("field", "value"),
     [

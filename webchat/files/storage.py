@@ -26,7 +26,7 @@ from typing import IO, Any, Protocol
 
 from webchat.errors import Error
 from webchat.files.limits import UploadError, UploadLimits, human_size
-from webchat.files.types import HEAD_BYTES, describe_type, sniff, sniff_file
+from webchat.files.types import HEAD_BYTES, describe_type, name_for_type, sniff, sniff_file
 from webchat.messages import ChatMessage, FileData, filedata, is_filedata
 from webchat.store.files import FileRecord, FileRecords
 
@@ -193,6 +193,7 @@ class Uploads:
                     f"Accepted: {self.limits.allowed_text}.",
                     415,
                 )
+            name = safe_filename(name_for_type(name, mime))
             partial.rename(folder / name)
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
@@ -314,9 +315,11 @@ class Uploads:
                 shutil.copyfile(path, target)
             target.chmod(0o600)
             size = target.stat().st_size
-            record = FileRecord(
-                file_id, owner, conversation_id, name, sniff_file(target, name), size, "reply", time.time()
-            )
+            mime = sniff_file(target, name)
+            if (fitting := safe_filename(name_for_type(name, mime))) != name:
+                target = target.rename(folder / fitting)
+                name = fitting
+            record = FileRecord(file_id, owner, conversation_id, name, mime, size, "reply", time.time())
             self.records.add(record)
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)

@@ -67,6 +67,32 @@ def sniff(head: bytes, name: str = "") -> str:
     return "application/octet-stream"
 
 
+# Extensions for sniffed types that mimetypes does not name (Python 3.11).
+_EXTENSIONS = {"audio/wav": ".wav", "audio/flac": ".flac", "audio/ogg": ".ogg", "audio/x-aiff": ".aiff"}
+
+
+def name_for_type(name: str, mime: str) -> str:
+    """``name`` with an extension that fits the type sniffed from its bytes.
+
+    A file whose bytes are media or a document of a binary format keeps its name only if the
+    extension fits; otherwise the type's own extension replaces it. A WAV file named
+    ``pwn.html`` (valid audio and valid HTML at once) is stored as ``pwn.wav``: the name it is
+    downloaded or saved under can no longer make it a page. Text types keep their names (a
+    ``.py`` file is text whatever it is called; it is never served as markup).
+    """
+    if mime == "application/octet-stream" or mime.startswith("text/") or _TEXT_LIKE.match(mime):
+        return name
+    fitting = set(mimetypes.guess_all_extensions(mime, strict=False)) | {_EXTENSIONS.get(mime, "")}
+    fitting.discard("")
+    stem, dot, ext = name.rpartition(".")
+    if dot and stem and f".{ext.lower()}" in fitting:
+        return name
+    wanted = _EXTENSIONS.get(mime) or mimetypes.guess_extension(mime, strict=False)
+    if wanted is None:
+        return name if not dot or not stem else f"{stem}.bin"
+    return f"{stem if dot and stem else name}{wanted}"
+
+
 def sniff_file(path: Path, name: str = "") -> str:
     with path.open("rb") as file:
         return sniff(file.read(HEAD_BYTES), name or path.name)
