@@ -191,7 +191,10 @@ def stream_turn(ws: Any, turn_id: str) -> None:
     try:
         TurnStream(ws, turn, page_state()).run()
     except ConnectionClosed:
-        return  # the page went away; the runner carries on and stores the reply
+        # The page went away, or the socket closed itself (a client frame over the size limit:
+        # 1009). The runner carries on and stores the reply; the TCP connection still has to end
+        # here, or the client waits ~20 s for it (Werkzeug keeps it for keep-alive).
+        pass
     finally:
         slots.release(turn.owner)
     close(ws)
