@@ -69,8 +69,7 @@ def render_times(runs: int) -> dict[str, float]:
     text = sample_reply()
     cold = []
     for _ in range(runs):
-        render._code_block.cache_clear()
-        render._math.cache_clear()
+        render.clear_caches()
         started = time.perf_counter()
         render_markdown(text)
         cold.append((time.perf_counter() - started) * 1000)

@@ -254,6 +254,12 @@ def _code_block(code: str, lang: str, budget: Budget) -> str:
     return _remember(key, f'<pre><code class="language-{escapeHtml(name)}">{body}</code></pre>\n')
 
 
+def clear_caches() -> None:
+    """Forget finished code blocks and formulas (for measuring cold renders)."""
+    _CODE_CACHE.clear()
+    _math.cache_clear()
+
+
 def _remember(key: tuple[str, str], html: str) -> str:
     if len(_CODE_CACHE) >= _CODE_CACHE_SIZE:
         del _CODE_CACHE[next(iter(_CODE_CACHE))]
