@@ -236,6 +236,17 @@ def test_a_person_makes_a_token_in_the_page_sees_it_once_and_it_is_stored_hashed
     assert "never" not in client.get("/settings/tokens").get_data(as_text=True)  # last used: now
 
 
+def test_the_api_base_url_shown_comes_from_the_public_origin_not_the_host_header(make_app):
+    app = make_app(api=True, public_origin="https://chat.example.com")
+    client = app.test_client()
+    spoofed = client.get("/settings/tokens", headers={"Host": "evil.example"}).get_data(as_text=True)
+    assert "<code>https://chat.example.com/v1</code>" in spoofed and "evil.example" not in spoofed
+    behind_prefix = client.get("/settings/tokens", base_url="http://localhost/chat/").get_data(as_text=True)
+    assert "<code>https://chat.example.com/chat/v1</code>" in behind_prefix
+    plain = make_app(api=True).test_client().get("/settings/tokens").get_data(as_text=True)
+    assert "<code>http://localhost/v1</code>" in plain  # no public origin: the host it was sent to
+
+
 def test_a_token_acts_as_the_browser_session_that_made_it(make_app):
     app = make_app(api=True)
     browser = app.test_client()

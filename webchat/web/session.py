@@ -170,6 +170,15 @@ def same_origin() -> bool:
     return normal_origin(origin) == normal_origin(own)
 
 
+def public_url(path: str = "") -> str:
+    """An absolute URL of this site for people to copy (the API's base URL): under the configured
+    public origin when there is one, never a Host header a client or a proxy made up; else the
+    host this request was sent to."""
+    public = current_app.extensions["webchat"].settings.public_origin
+    base = normal_origin(public) if public else request.host_url.rstrip("/")
+    return base + request.script_root + path
+
+
 def normal_origin(origin: str) -> str:
     """``scheme://host[:port]`` in lower case, without a default port or a trailing slash."""
     parts = urlsplit(origin.strip())

@@ -14,7 +14,7 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 from webchat.store.tokens import ApiToken, TokenError, TokenStore
 from webchat.web.htmx import htmx
 from webchat.web.services import services
-from webchat.web.session import current_owner
+from webchat.web.session import current_owner, public_url
 
 bp = Blueprint("tokens", __name__)
 
@@ -60,7 +60,7 @@ def render_tokens(*, secret: str | None = None, created: str = "", error: str = 
         "secret": secret,
         "created": created,
         "error": error,
-        "api_base": request.host_url.rstrip("/") + request.script_root + "/v1",
+        "api_base": public_url("/v1"),
     }
     template = "partials/api_tokens.html" if htmx else "tokens.html"
     return render_template(template, **context), status
