@@ -85,6 +85,10 @@ class Server:
             "WEBCHAT_SECRET_KEY": "bench",
             # One client sends many messages here (history.py): the per-session limit is off.
             "WEBCHAT_MESSAGES_PER_MINUTE": "0",
+            # one client address runs every session here
+            "WEBCHAT_CLIENT_MESSAGES_PER_MINUTE": "0",
+            "WEBCHAT_CLIENT_MAX_RUNNING_TURNS": "0",
+            "WEBCHAT_CLIENT_MAX_SOCKETS": "0",
             **self.env,
         }
         command = [sys.executable, "-m", "gunicorn", "-k", "gevent", "-w", "1", "--no-control-socket"]

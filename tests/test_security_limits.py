@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from io import BytesIO
 
 import pytest
 from conftest import TURN_ID, csrf_of
@@ -13,6 +14,7 @@ from webclient import WS_URL, PageClient
 from websockets.exceptions import ConnectionClosed
 
 from webchat.settings import Settings
+from webchat.web.page import Page
 
 HX = {"HX-Request": "true"}
 
@@ -166,3 +168,114 @@ def test_over_a_limit_nothing_stored_is_lost(make_app):
     assert refused.status_code == 429
     page = client.get(url).get_data(as_text=True)
     assert "first" in page and "kept" in page
+
+
+# Per client address: a client that drops its cookie (a new session per request) gets no fresh
+# limits. The test client sends from the REMOTE_ADDR it is given.
+
+
+def session_from(app, address: str, **headers: str):
+    """A new browser session (its own cookie) whose requests come from ``address``."""
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = address
+    token = csrf_of(client)
+    return lambda path, **data: client.post(path, data=data, headers={**HX, "X-CSRF-Token": token, **headers})
+
+
+def test_dropping_the_cookie_does_not_reset_the_message_rate(make_app):
+    app = make_app(lambda message, history: "ok", messages_per_minute=20, client_messages_per_minute=3)
+    codes = [session_from(app, "203.0.113.7")("/turns", text=f"m{i}").status_code for i in range(4)]
+    assert codes == [200, 200, 200, 429]
+    refused = session_from(app, "203.0.113.7")("/turns", text="again")
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
+    assert "network address" in refused.get_data(as_text=True)
+    assert session_from(app, "203.0.113.8")("/turns", text="hi").status_code == 200  # another address
+    # IPv6: one host has a whole /64, so its addresses count together
+    v6 = [session_from(app, f"2001:db8:1:2::{n}")("/turns", text="hi").status_code for n in range(1, 5)]
+    assert v6 == [200, 200, 200, 429]
+    assert session_from(app, "2001:db8:1:3::1")("/turns", text="hi").status_code == 200
+
+
+def test_the_address_behind_a_trusted_proxy_is_the_one_it_reports(make_app):
+    app = make_app(lambda message, history: "ok", client_messages_per_minute=1, proxy_hops=1)
+    assert (
+        session_from(app, "127.0.0.1", **{"X-Forwarded-For": "198.51.100.1"})("/turns", text="a").status_code
+        == 200
+    )
+    assert (
+        session_from(app, "127.0.0.1", **{"X-Forwarded-For": "198.51.100.2"})("/turns", text="b").status_code
+        == 200
+    )
+    again = session_from(app, "127.0.0.1", **{"X-Forwarded-For": "198.51.100.1"})("/turns", text="c")
+    assert again.status_code == 429
+    # without --proxy-hops the header is the client's word, and ignored: one address, one count
+    direct = make_app(lambda message, history: "ok", client_messages_per_minute=1)
+    assert (
+        session_from(direct, "127.0.0.1", **{"X-Forwarded-For": "198.51.100.1"})(
+            "/turns", text="a"
+        ).status_code
+        == 200
+    )
+    assert (
+        session_from(direct, "127.0.0.1", **{"X-Forwarded-For": "198.51.100.9"})(
+            "/turns", text="b"
+        ).status_code
+        == 429
+    )
+
+
+def test_replies_running_at_once_are_counted_per_address_too(make_app):
+    release = threading.Event()
+
+    def slow(message, history):
+        yield "working"
+        release.wait(10)
+
+    app = make_app(slow, client_max_running_turns=1)
+    try:
+        assert session_from(app, "203.0.113.7")("/turns", text="one").status_code == 200
+        refused = session_from(app, "203.0.113.7")("/turns", text="two")
+        assert refused.status_code == 429 and "being written for your network address" in refused.get_data(
+            as_text=True
+        )
+        assert session_from(app, "203.0.113.8")("/turns", text="other").status_code == 200
+    finally:
+        release.set()
+
+
+def test_the_upload_quota_is_per_address_too(make_app):
+    app = make_app(
+        lambda message, history: "ok", page=Page(multimodal=True), client_upload_bytes_per_hour=1500
+    )
+    first = session_from(app, "203.0.113.7")("/turns", text="a", files=(BytesIO(b"x" * 1000), "a.txt"))
+    assert first.status_code == 200
+    send = session_from(app, "203.0.113.7")
+    refused = send("/turns", text="keep me", files=(BytesIO(b"y" * 1000), "b.txt"))
+    assert refused.status_code == 429, refused.get_data(as_text=True)
+    assert "uploaded 1.5 KB in the last hour" in refused.get_data(as_text=True)
+    with app.app_context():  # the refused file is not kept
+        names = {
+            p.name for p in (app.extensions["webchat"].settings.data_dir / "files").rglob("*") if p.is_file()
+        }
+    assert "b.txt" not in names and "a.txt" in names
+
+
+def test_sockets_are_counted_per_address_too(live_server):
+    release = threading.Event()
+
+    def slow(message, history):
+        yield "streaming"
+        release.wait(10)
+
+    server = live_server(slow, client_max_sockets=1)
+    pages = [PageClient(server.url), PageClient(server.url)]  # two sessions, one address (127.0.0.1)
+    urls = [WS_URL.search(page.send("hi").text).group(1).replace("&amp;", "&") for page in pages]
+    try:
+        with pages[0].socket(urls[0]) as first:
+            first.recv(timeout=10)
+            with pages[1].socket(urls[1]) as second, pytest.raises(ConnectionClosed):
+                while True:
+                    second.recv(timeout=10)
+            assert second.close_code == 1013
+    finally:
+        release.set()

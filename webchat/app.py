@@ -105,6 +105,7 @@ def create_app(
         lease_seconds=settings.runner_lease_seconds,
     )
     rate = _rate_window(settings, hub)
+    client_rate = _rate_window(settings, hub, client=True)
     app.extensions[EXTENSION] = Services(
         settings=settings,
         store=store,
@@ -120,12 +121,16 @@ def create_app(
             max_message_chars=settings.max_message_chars,
             max_running_turns=settings.max_running_turns,
             multimodal=page.multimodal,
+            client_rate=client_rate,
+            client_max_running_turns=settings.client_max_running_turns,
         ),
         page=page,
         tokens=TokenStore(store.engine),
         auth=auth.make_auth(settings, store.engine),
         rate=rate,
         sockets=Slots(settings.max_sockets_per_owner),
+        client_sockets=Slots(settings.client_max_sockets),
+        client_uploads=SlidingWindow(settings.client_upload_bytes_per_hour, 3600.0),
         api_slots=Slots(settings.api_max_concurrent),
         on_like=on_like,
     )
@@ -153,12 +158,14 @@ def _make_hub(settings: Settings) -> TurnHub:
     return RedisHub(settings.redis_url, lease_seconds=settings.runner_lease_seconds)
 
 
-def _rate_window(settings: Settings, hub: TurnHub) -> RateWindow:
-    """Messages per minute per owner: counted in Redis when workers share it, else here."""
+def _rate_window(settings: Settings, hub: TurnHub, *, client: bool = False) -> RateWindow:
+    """Messages per minute per owner (or per client address): counted in Redis when workers
+    share it, else here."""
+    limit = settings.client_messages_per_minute if client else settings.messages_per_minute
     redis = getattr(hub, "redis", None)
     if redis is not None:
-        return RedisWindow(redis, settings.messages_per_minute)
-    return SlidingWindow(settings.messages_per_minute)
+        return RedisWindow(redis, limit, prefix="webchat:rate:client:" if client else "webchat:rate:")
+    return SlidingWindow(limit)
 
 
 def _recover_turns(app: Flask, runner: TurnRunner) -> None:

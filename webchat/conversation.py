@@ -26,7 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from webchat.errors import InputError, Refused, too_long
 from webchat.files.storage import Uploads
 from webchat.history import HistoryCache
-from webchat.limits import RateWindow, check_turn_limits
+from webchat.limits import RateWindow, check_client_limits, check_turn_limits
 from webchat.messages import ChatMessage
 from webchat.store import Conversation, MessageKind, Store, StoredMessage, Turn, TurnBusy
 from webchat.store.files import FileRecord
@@ -97,6 +97,8 @@ class Conversations:
         max_message_chars: int,
         max_running_turns: int,
         multimodal: bool,
+        client_rate: RateWindow | None = None,
+        client_max_running_turns: int = 0,
     ) -> None:
         self.store = store
         self.runner = runner
@@ -104,6 +106,9 @@ class Conversations:
         self.rate = rate
         self.max_message_chars = max_message_chars
         self.max_running_turns = max_running_turns
+        # The same limits per client address (``client``: a key the web layer makes of it).
+        self.client_rate = client_rate
+        self.client_max_running_turns = client_max_running_turns
         self.multimodal = multimodal  # the chat takes files: ``message`` is Gradio's dict
         self.histories = HistoryCache(store)
         self.lock = threading.Lock()
@@ -129,6 +134,7 @@ class Conversations:
         extra: tuple[Any, ...] = (),
         *,
         saved: Sequence[FileRecord] = (),
+        client: str | None = None,
     ) -> Sent:
         """Store the user's message (one message per file, then the text, Gradio's order) as a new
         turn, in a new conversation if none is given, and start its reply. ``saved``: the files
@@ -140,9 +146,9 @@ class Conversations:
                 # The database refuses a second running turn too (another worker may start one now).
                 if conversation and self.store.running_turn(conversation.id):
                     raise TurnBusy()
-                self._check_limits(owner)  # before a new conversation exists: a refusal leaves none
+                self._check_limits(owner, client)  # before a new conversation exists: a refusal leaves none
                 conversation = conversation or self.store.create_conversation(owner)
-                turn, inputs = self._begin(conversation, sent, extra, checked=True)
+                turn, inputs = self._begin(conversation, sent, extra, checked=True, client=client)
             except (SQLAlchemyError, OSError) as error:  # a full disk, a database past its timeout
                 self.uploads.discard(saved)
                 raise Refused(NOT_STORED, 503) from error
@@ -153,13 +159,15 @@ class Conversations:
         self.uploads.link(saved, conversation.id)
         return Sent(conversation, turn, inputs, is_new)
 
-    def retry(self, old: Turn) -> Turn:
+    def retry(self, old: Turn, client: str | None = None) -> Turn:
         """Run the last turn again from its stored input, with the additional inputs it had."""
         with self.lock:
             last = self.store.last_turn(old.conversation_id)
             if last is None or last.id != old.id or old.status == "running":
                 raise Refused("Only the last reply can be retried, once it has ended.", 409)
-            turn = self.store.restart_turn(old, self.runner.id)  # TurnBusy: another worker started one
+            self._check_limits(old.owner, client)
+            # TurnBusy when another worker started one just now
+            turn = self.store.restart_turn(old, self.runner.id, client)
             inputs = self.store.turn_messages(turn.id, "input")
             stored = self.store.history_before(old.conversation_id, inputs[0].id) if inputs else []
             extra = self.store.turn_inputs(old.id)
@@ -167,7 +175,9 @@ class Conversations:
             self.runner.start(turn, message_for(inputs, self.multimodal), history_dicts(stored), extra)
         return turn
 
-    def edit(self, conversation: Conversation, stored: StoredMessage, text: str) -> Turn:
+    def edit(
+        self, conversation: Conversation, stored: StoredMessage, text: str, client: str | None = None
+    ) -> Turn:
         """Replace a sent message's text and run the conversation again from its turn (the turns
         from there on go only once the new one exists: a refusal changes nothing)."""
         if not text.strip():
@@ -184,7 +194,9 @@ class Conversations:
                 ChatMessage(role="user", content=text) if m.id == stored.id else m.message
                 for m in self.store.turn_messages(turn.id, "input")
             ]
-            new, _ = self._begin(conversation, inputs, self.store.turn_inputs(turn.id), replacing=turn)
+            new, _ = self._begin(
+                conversation, inputs, self.store.turn_inputs(turn.id), replacing=turn, client=client
+            )
         return new
 
     def _begin(
@@ -195,13 +207,14 @@ class Conversations:
         *,
         replacing: Turn | None = None,
         checked: bool = False,
+        client: str | None = None,
     ) -> tuple[Turn, list[StoredMessage]]:
         """Store the input as a new turn and start its reply (with ``lock`` held). ``replacing``:
         an edit, which removes that turn and all after it once the new turn exists; ``checked``:
         the owner's limits were checked already."""
         if not checked:
-            self._check_limits(conversation.owner)
-        turn = self.store.create_turn(conversation.id, conversation.owner, self.runner.id)
+            self._check_limits(conversation.owner, client)
+        turn = self.store.create_turn(conversation.id, conversation.owner, self.runner.id, client)
         if replacing is not None:
             self.store.remove_turns_from(replacing)
         stored = self.store.append(conversation.id, inputs, turn_id=turn.id, kind="input")
@@ -222,10 +235,14 @@ class Conversations:
         )
         return turn, stored
 
-    def _check_limits(self, owner: str) -> None:
-        """TooFast (429) when the owner may not start another reply now."""
+    def _check_limits(self, owner: str, client: str | None = None) -> None:
+        """TooFast (429) when the owner, or the client address asking, may not start another
+        reply now."""
         running = self.store.count_running_turns(owner)
         check_turn_limits(self.rate, owner, running, self.max_running_turns)
+        if client is not None and self.client_rate is not None:
+            running = self.store.count_client_running_turns(client)
+            check_client_limits(self.client_rate, client, running, self.client_max_running_turns)
 
     # Ending turns and changing what is stored
 

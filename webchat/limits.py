@@ -1,8 +1,12 @@
-"""Per-owner limits on how fast and how much a session may ask of the model.
+"""Per-owner and per-client limits on how fast and how much a session may ask of the model.
 
-They protect the model server (and other users' replies) from one runaway tab or script. The
-message rate is counted in this process, or with ``--redis-url`` in Redis, so that every worker
-and host shares one count per owner. Open sockets are counted per process: each is one.
+They protect the model server (and other users' replies) from one runaway tab or script. Each
+limit is kept twice: per owner (a session or a user), and per client address, so that a client
+that drops its cookie (a new session each time) gets no fresh limits. The per-client limits are
+higher: several people may share an address (an office behind one NAT).
+
+The message rate is counted in this process, or with ``--redis-url`` in Redis, so that every
+worker and host shares one count per key. Open sockets and uploaded bytes are counted per process.
 """
 
 from __future__ import annotations
@@ -26,23 +30,29 @@ class SlidingWindow:
     def __init__(self, limit: int, seconds: float = 60.0) -> None:
         self.limit = limit
         self.seconds = seconds
-        self._events: dict[str, deque[float]] = {}
+        self._events: dict[str, deque[tuple[float, int]]] = {}
         self._lock = threading.Lock()
 
     def hit(self, key: str) -> float:
         """Record an event; returns 0, or the seconds to wait when the limit is reached."""
+        return self.add(key, 1)
+
+    def add(self, key: str, amount: int) -> float:
+        """Record ``amount`` (events, or bytes); 0, or the seconds until it would fit. Nothing is
+        recorded when it does not fit."""
         if self.limit <= 0:
             return 0.0
         now = time.monotonic()
         with self._lock:
             events = self._events.setdefault(key, deque())
-            while events and now - events[0] >= self.seconds:
+            while events and now - events[0][0] >= self.seconds:
                 events.popleft()
-            if len(events) >= self.limit:
-                return self.seconds - (now - events[0])
-            events.append(now)
+            used = sum(weight for _, weight in events)
+            if used + amount > self.limit:
+                return self.seconds - (now - events[0][0]) if events else self.seconds
+            events.append((now, amount))
             if len(self._events) > 10_000:  # forget idle keys now and then
-                self._events = {k: v for k, v in self._events.items() if v and now - v[-1] < self.seconds}
+                self._events = {k: v for k, v in self._events.items() if v and now - v[-1][0] < self.seconds}
             return 0.0
 
 
@@ -142,5 +152,23 @@ def check_turn_limits(window: RateWindow, owner: str, running: int, max_running:
         raise TooFast(
             f"You are sending messages faster than {window.limit} a minute. Wait {math.ceil(wait)} s, "
             "then send again; your message is still in the box.",
+            wait,
+        )
+
+
+def check_client_limits(window: RateWindow, client: str, running: int, max_running: int) -> None:
+    """Raise TooFast when this client address may not start another reply now (any session)."""
+    if max_running > 0 and running >= max_running:
+        raise TooFast(
+            f"{running} replies are being written for your network address (all its sessions); wait "
+            "for one to finish, then send again.",
+            5,
+        )
+    wait = window.hit(client)
+    if wait:
+        raise TooFast(
+            f"Your network address is sending messages faster than {window.limit} a minute (all its "
+            f"sessions together). Wait {math.ceil(wait)} s, then send again; your message is still "
+            "in the box.",
             wait,
         )

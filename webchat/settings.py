@@ -46,6 +46,13 @@ class Settings:
     max_running_turns: int = 3
     # Websockets one session may hold open at once (each tab streaming a reply holds one).
     max_sockets_per_owner: int = 16
+    # The same limits per client address (behind a proxy, the one --proxy-hops trusts; IPv6 by its
+    # /64), whatever the session: dropping the cookie must not reset them. Higher than the
+    # per-session ones, since several people may share an address. 0 turns one off.
+    client_messages_per_minute: int = 60
+    client_max_running_turns: int = 10
+    client_max_sockets: int = 64
+    client_upload_bytes_per_hour: int = 1024 * 1024 * 1024
     # Websocket frames from the browser are tiny; a cap stops a client from sending huge ones.
     max_socket_message: int = 64 * 1024
     socket_ping_seconds: float = 25.0

@@ -41,6 +41,7 @@ def _insert_turn(db: Connection, turn: Turn) -> None:
             status=turn.status,
             created_at=turn.created_at,
             runner_id=turn.runner_id,
+            client=turn.client,
         )
     )
 
@@ -351,9 +352,9 @@ class Store:
                 .values(status="cleared")
             )
 
-    def restart_turn(self, old: Turn, runner_id: str | None = None) -> Turn:
+    def restart_turn(self, old: Turn, runner_id: str | None = None, client: str | None = None) -> Turn:
         """Retry: drop the old turn's reply and give its input to a new running turn, atomically."""
-        turn = Turn(new_id(), old.conversation_id, old.owner, "running", time.time(), runner_id)
+        turn = Turn(new_id(), old.conversation_id, old.owner, "running", time.time(), runner_id, client)
         with _one_running_turn(), self._write() as db:
             db.execute(delete(messages).where(messages.c.turn_id == old.id, messages.c.kind == "reply"))
             db.execute(update(messages).where(messages.c.turn_id == old.id).values(turn_id=turn.id))
@@ -395,15 +396,24 @@ class Store:
 
     # Turns
 
-    def create_turn(self, conversation_id: str, owner: str, runner_id: str | None = None) -> Turn:
-        """A new running turn (produced by ``runner_id``); TurnBusy if the conversation has one."""
-        turn = Turn(new_id(), conversation_id, owner, "running", time.time(), runner_id)
+    def create_turn(
+        self, conversation_id: str, owner: str, runner_id: str | None = None, client: str | None = None
+    ) -> Turn:
+        """A new running turn (produced by ``runner_id``, asked for by ``client``); TurnBusy if the
+        conversation has one."""
+        turn = Turn(new_id(), conversation_id, owner, "running", time.time(), runner_id, client)
         with _one_running_turn(), self._write() as db:
             _insert_turn(db, turn)
         return turn
 
     def count_running_turns(self, owner: str) -> int:
         query = select(func.count()).where(turns.c.owner == owner, turns.c.status == "running")
+        with self.engine.connect() as db:
+            return int(db.execute(query).scalar_one())
+
+    def count_client_running_turns(self, client: str) -> int:
+        """Running turns started from one client address (whatever session asked)."""
+        query = select(func.count()).where(turns.c.client == client, turns.c.status == "running")
         with self.engine.connect() as db:
             return int(db.execute(query).scalar_one())
 
@@ -598,4 +608,5 @@ def _turn(row: Any) -> Turn:
         status=row["status"],
         created_at=row["created_at"],
         runner_id=row["runner_id"],
+        client=row["client"],
     )

@@ -58,6 +58,8 @@ class Turn:
     created_at: float
     # The process producing it (webchat.turns.TurnRunner.id), once it stored a checkpoint.
     runner_id: str | None = None
+    # A keyed hash of the client address it was started from (None: not from a page request).
+    client: str | None = None
 
 
 class TurnBusy(Refused):

@@ -61,9 +61,13 @@ turns = Table(
     # once a second while it streams: after a crash the reply keeps what its reader saw.
     Column("runner_id", String(32), nullable=True),
     Column("checkpoint", Text, nullable=True),
+    # The client address the turn was started from, as a keyed hash (never the address itself):
+    # its running turns are counted too, so a client that drops its cookie gets no fresh limit.
+    Column("client", String(32), nullable=True),
     Index("ix_turns_status", "status"),
-    # Every new turn counts the owner's running ones (the per-session limit).
+    # Every new turn counts the owner's running ones (the per-session limit), and the client's.
     Index("ix_turns_owner_status", "owner", "status"),
+    Index("ix_turns_client_status", "client", "status"),
     # One reply at a time per conversation, also when two workers (or hosts) start one at once.
     Index(
         "ux_turns_one_running",

@@ -13,7 +13,7 @@ from webchat.web.grouping import groups
 from webchat.web.htmx import htmx
 from webchat.web.owned import owned_conversation, owned_message, owned_turn
 from webchat.web.services import services
-from webchat.web.session import current_owner
+from webchat.web.session import client_key, current_owner
 from webchat.web.views import (
     NO_JS_WAIT_SECONDS,
     composer_error,
@@ -82,7 +82,8 @@ def edit(message_id: int) -> Any:
     if stored.kind != "input" or not isinstance(stored.message.content, str) or not stored.turn_id:
         abort(404)
     try:
-        turn = services().conversations.edit(conversation, stored, request.form.get("text", ""))
+        text = request.form.get("text", "")
+        turn = services().conversations.edit(conversation, stored, text, client_key())
     except Refused as refused:
         return composer_error(refused.message, refused.status, conversation, "")
     if not htmx:  # without JavaScript: the page once the new reply has ended (post/redirect/get)

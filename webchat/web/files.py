@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import PurePath
@@ -37,7 +38,7 @@ from webchat.settings import Settings
 from webchat.store import Conversation, Store, Turn
 from webchat.store.files import FileRecord, FileRecords
 from webchat.web.services import services
-from webchat.web.session import current_owner
+from webchat.web.session import client_key, current_owner
 
 bp = Blueprint("files", __name__)
 log = logging.getLogger("webchat.files")
@@ -158,7 +159,18 @@ def save_posted(owner: str, posted: list[FileStorage]) -> list[FileRecord]:
     if not posted:
         return []
     require_files_taken(services().page.multimodal)
-    return uploads().save(owner, posted)
+    saved = uploads().save(owner, posted)
+    limit = services().client_uploads
+    wait = limit.add(client_key(), sum(r.size for r in saved))
+    if wait:  # every session of this address together: a new cookie is no new quota
+        uploads().discard(saved)
+        raise UploadError(
+            f"Your network address has uploaded {human_size(limit.limit)} in the last hour, the most "
+            f"it may (all its sessions together). Wait {math.ceil(wait / 60)} min, or send smaller "
+            "files.",
+            429,
+        )
+    return saved
 
 
 def file_messages(records: list[FileRecord]) -> list[ChatMessage]:

@@ -17,7 +17,7 @@ from webchat.web.htmx import htmx
 from webchat.web.htmx import make_response as htmx_response
 from webchat.web.owned import owned_conversation, owned_turn
 from webchat.web.services import services
-from webchat.web.session import current_owner, is_api_path
+from webchat.web.session import client_key, current_owner, is_api_path
 from webchat.web.views import NO_JS_WAIT_SECONDS, composer_error, render_chat
 
 bp = Blueprint("web", __name__)
@@ -83,7 +83,7 @@ def create_turn() -> Any:
         extra = app.page.read_inputs(request.form, owner)  # Gradio's additional inputs, in order
         files, saved = web_files.composer_files(owner, conversation, posted, kept)
         sent = app.conversations.send(
-            owner, conversation, web_files.file_messages(files), text, extra, saved=saved
+            owner, conversation, web_files.file_messages(files), text, extra, saved=saved, client=client_key()
         )
     except Refused as refused:
         return composer_error(refused.message, refused.status, conversation, text)
@@ -127,7 +127,7 @@ def retry_turn(turn_id: str) -> Any:
     old = owned_turn(turn_id)
     conversation = owned_conversation(old.conversation_id)
     try:
-        turn = services().conversations.retry(old)
+        turn = services().conversations.retry(old, client_key())
     except Refused as refused:
         return composer_error(refused.message, refused.status, conversation, "")
     if not htmx:

@@ -13,7 +13,7 @@ from webchat.backends import Backend
 from webchat.conversation import Conversations
 from webchat.files.storage import Uploads
 from webchat.hub import TurnHub
-from webchat.limits import RateWindow, Slots
+from webchat.limits import RateWindow, SlidingWindow, Slots
 from webchat.settings import Settings
 from webchat.store import Store
 from webchat.store.tokens import TokenStore
@@ -43,6 +43,10 @@ class Services:
     rate: RateWindow
     sockets: Slots
     api_slots: Slots
+    # Per client address: open sockets, and bytes uploaded per hour (its message rate and running
+    # replies are counted by ``conversations``).
+    client_sockets: Slots
+    client_uploads: SlidingWindow
     # Called when a reply is liked or disliked (Gradio's ``chatbot.like``).
     on_like: LikeHandler | None = None
     started: int = field(default_factory=lambda: int(time.time()))

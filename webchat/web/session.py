@@ -7,7 +7,9 @@ everything it owns lives server-side under that id.
 from __future__ import annotations
 
 import base64
+import hashlib
 import hmac
+import ipaddress
 import secrets
 import time
 from typing import Any
@@ -168,6 +170,24 @@ def same_origin() -> bool:
     # Same scheme too: an http page must not drive the socket of an https site on the same host.
     own = f"{'https' if request.is_secure else 'http'}://{request.host}"
     return normal_origin(origin) == normal_origin(own)
+
+
+def client_key() -> str:
+    """Who is asking, by network address, for the per-client limits: the address the trusted
+    proxies report (``--proxy-hops``), an IPv6 one by its /64 (one host usually has a whole /64),
+    as a keyed hash so that no address is stored."""
+    raw = (request.remote_addr or "").strip("[]").split("%")[0]
+    try:
+        address = ipaddress.ip_address(raw)
+    except ValueError:
+        network = raw or "unknown"  # a Unix socket: one client, the proxy
+    else:
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+            address = address.ipv4_mapped
+        prefix = 64 if isinstance(address, ipaddress.IPv6Address) else 32
+        network = str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
+    secret = str(current_app.secret_key or "").encode()
+    return hmac.new(secret, network.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def public_url(path: str = "") -> str:

@@ -27,7 +27,7 @@ from webchat.hub import Snapshot
 from webchat.store import Turn
 from webchat.web.grouping import Group, groups
 from webchat.web.services import services
-from webchat.web.session import current_owner, same_origin, signed_out
+from webchat.web.session import client_key, current_owner, same_origin, signed_out
 
 RENDER_INTERVAL = 0.25
 WAIT_SECONDS = 5.0
@@ -184,9 +184,13 @@ def stream_turn(ws: Any, turn_id: str) -> None:
     if turn is None or turn.owner != current_owner():
         close(ws, POLICY_VIOLATION, "unknown turn")
         return
-    slots = services().sockets
+    slots, client_slots, client = services().sockets, services().client_sockets, client_key()
     if not slots.acquire(turn.owner):
         close(ws, TRY_AGAIN_LATER, "too many open sockets")  # hx-ws retries later, with backoff
+        return
+    if not client_slots.acquire(client):  # the same, for every session of this address
+        slots.release(turn.owner)
+        close(ws, TRY_AGAIN_LATER, "too many open sockets from this address")
         return
     try:
         TurnStream(ws, turn, page_state()).run()
@@ -197,4 +201,5 @@ def stream_turn(ws: Any, turn_id: str) -> None:
         pass
     finally:
         slots.release(turn.owner)
+        client_slots.release(client)
     close(ws)
