@@ -681,10 +681,11 @@ UNSUPPORTED = [
     ("no Chatbot", "with gr.Blocks():\n    gr.Textbox().submit(print, None, None)", "exactly one gr.Chatbot"),
     ("Blocks(js=)", "gr.Blocks(js='alert(1)')", "no inline scripts"),
     (
-        "cache_examples",
-        "gr.ChatInterface(print, cache_examples=True)",
-        "cache_examples=...) is not supported",
+        "Blocks.load",
+        "with gr.Blocks() as demo:\n    c = gr.Chatbot()\n    demo.load(lambda: [], None, c)",
+        "Blocks.load() is not supported",
     ),
+    ("gr.Request", "request_type = gr.Request", "gr.Request is not supported"),
     (
         "additional_outputs",
         "gr.ChatInterface(print, additional_outputs=[gr.Textbox()])",
@@ -742,6 +743,124 @@ def test_auth_pairs_become_logins():
         _auth_pairs(lambda user, password: True)
     with pytest.raises(ValueError, match="cannot contain ':'"):
         _auth_pairs(("a:b", "pw"))
+
+
+# --- Gradio's names that programs use: themes, event data, OAuth, load_chat, its launch variables ---
+
+# Gradio's guide "Creating a Custom Chatbot with Blocks" (gradio.app/guides, Apache-2.0), with
+# its import changed: the Clear button is a plain gr.Button whose handler empties the Chatbot.
+CLEAR_IDIOM = """
+import webchat as gr
+import random
+import time
+
+with gr.Blocks(theme=gr.themes.Soft(primary_hue=gr.themes.colors.blue)) as demo:
+    chatbot = gr.Chatbot(type="messages")
+    msg = gr.Textbox()
+    clear = gr.Button("Clear")
+
+    def respond(message, chat_history):
+        bot_message = random.choice(["How are you?", "Today is a great day", "I'm very hungry"])
+        chat_history.append({"role": "user", "content": message})
+        chat_history.append({"role": "assistant", "content": bot_message})
+        time.sleep(2)
+        return "", chat_history
+
+    msg.submit(respond, [msg, chatbot], [msg, chatbot])
+    clear.click(lambda: None, None, chatbot, queue=False)
+
+if __name__ == "__main__":
+    demo.launch()
+"""
+BOT_MESSAGES = ("How are you?", "Today is a great day", "I'm very hungry")
+
+
+def test_gradios_names_for_themes_and_event_data_exist():
+    theme = gr.themes.Soft(primary_hue="blue", font=[gr.themes.GoogleFont("Inter"), "sans-serif"])
+    assert theme.set(button_primary_background_fill="*primary_500") is theme
+    for name in ("Base", "Default", "Glass", "Monochrome", "Ocean", "Origin", "Citrus"):
+        getattr(gr.themes, name)()
+    assert gr.UndoData(index=1, value="x").index == 1 and gr.RetryData(0, "y").value == "y"
+    assert gr.EditData(2, "new", "old").previous_value == "old" and gr.SelectData(0, "v").selected
+    assert gr.validate(False, "Too short") == {
+        "__type__": "validate",
+        "is_valid": False,
+        "message": "Too short",
+    }
+    message: gr.MessageDict = {"role": "user", "content": "hi"}
+    assert message["role"] == "user"
+
+
+def test_an_oauth_parameter_gets_none_as_for_a_visitor_not_signed_in():
+    def greet(message, history, profile: gr.OAuthProfile | None, token: gr.OAuthToken | None):
+        return f"{message}: {profile} {token}"
+
+    assert list(GradioFunction(greet)("hi", [])) == ["hi: None None"]
+
+
+def test_gradios_clear_idiom_starts_a_new_chat(tmp_path):
+    demo = run_program(CLEAR_IDIOM)["demo"]
+    app, client = blocks_client(demo, tmp_path)
+    page = client.get("/").get_data(as_text=True)
+    assert '<a class="gr-button button" href="/new">Clear</a>' in page  # not a button that sends
+    assert 'value="click:' not in page
+    assert send(client, "hi").status_code == 200
+    (_, asked), (_, answer) = replies(app)
+    assert asked == "hi" and answer in BOT_MESSAGES
+
+
+def test_launch_honours_gradios_server_variables(monkeypatch, tmp_path):
+    from webchat.gradio import launch as launching
+
+    served: list[tuple[Any, str, int]] = []
+    monkeypatch.setattr(launching, "serve", lambda app, host, port: served.append((app, host, port)))
+    monkeypatch.setenv("WEBCHAT_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("WEBCHAT_SECRET_KEY", "test")
+    monkeypatch.setenv("GRADIO_SERVER_NAME", "0.0.0.0")
+    monkeypatch.setenv("GRADIO_SERVER_PORT", "7861")
+    monkeypatch.setenv("GRADIO_ROOT_PATH", "/chat")
+    gr.ChatInterface(lambda m, h: "ok").launch()
+    app, host, port = served[-1]
+    assert (host, port) == ("0.0.0.0", 7861)
+    assert 'action="/chat/turns"' in app.test_client().get("/chat/").get_data(as_text=True)
+    gr.ChatInterface(lambda m, h: "ok").launch(server_port=9000)  # launch()'s own argument first
+    assert served[-1][2] == 9000
+    monkeypatch.setenv("GRADIO_SERVER_PORT", "seventy")
+    with pytest.raises(ValueError, match="GRADIO_SERVER_PORT must be a port number"):
+        gr.ChatInterface(lambda m, h: "ok").launch()
+
+
+@pytest.mark.model
+def test_load_chat_talks_to_an_openai_compatible_server(tmp_path, default_gguf):
+    from webchat.backends.local import LlamaServer
+
+    with LlamaServer(default_gguf, parallel=1) as llama:
+        demo = gr.load_chat(llama.base_url, model="smollm2", token=None, title="Local model")
+        app = demo.app(settings_for(tmp_path, max_tokens=16))
+        client = app.test_client()
+        assert "<title>Local model" in client.get("/").get_data(as_text=True)
+        assert send(client, "Say hello.").status_code == 200
+        (_, asked), *answer = replies(app)
+    assert asked == "Say hello." and answer and answer[-1][1].strip()
+    assert "error" not in answer[-1][1].lower()
+
+
+@pytest.mark.browser
+def test_gradios_clear_idiom_in_chromium(tmp_path, watched):
+    from playwright.sync_api import expect
+
+    server, url = serve(run_program(CLEAR_IDIOM)["demo"].app(settings_for(tmp_path)))
+    try:
+        watched.goto(url)
+        answered = re.compile("|".join(re.escape(m) for m in BOT_MESSAGES))
+        type_and_send(watched, "hi")
+        expect(watched.locator(".msg.assistant")).to_have_text(answered, timeout=30_000)
+        watched.get_by_role("link", name="Clear").click()
+        expect(watched.locator(".msg")).to_have_count(0)
+        type_and_send(watched, "after clearing")
+        expect(watched.locator(".msg.assistant")).to_have_text(answered, timeout=30_000)
+    finally:
+        server.shutdown()
 
 
 # --- The three programs in Chromium --------------------------------------------------------------

@@ -28,6 +28,8 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> Any:
+    if name in _MODULES:
+        return importlib.import_module(_MODULES[name])
     module = _LAZY.get(name)
     if module is not None:
         if name in MEDIA:  # webchat.Image(...) etc., like gr.Image in a reply
@@ -72,7 +74,11 @@ _GRADIO_COMPONENTS = frozenset(
     }
 )
 _GRADIO_BLOCKS = frozenset({"Blocks", "Row", "Column", "Group", "Accordion"})
-_GRADIO_EVENTS = frozenset({"LikeData", "EventData", "update"})
+_GRADIO_EVENTS = frozenset(
+    {"LikeData", "EventData", "RetryData", "UndoData", "EditData", "SelectData", "update", "validate"}
+)
+# Names of Gradio's that programs only use as type hints or pass along (see webchat/gradio/types.py).
+_GRADIO_TYPES = frozenset({"MessageDict", "OAuthToken", "OAuthProfile"})
 _GRADIO_UNSUPPORTED = frozenset(
     {
         "AnnotatedImage",
@@ -107,7 +113,6 @@ _GRADIO_UNSUPPORTED = frozenset(
         "Progress",
         "Request",
         "ScatterPlot",
-        "SelectData",
         "Sidebar",
         "SimpleImage",
         "Sketchpad",
@@ -119,7 +124,6 @@ _GRADIO_UNSUPPORTED = frozenset(
         "UploadButton",
         "Warning",
         "load",
-        "load_chat",
         "mount_gradio_app",
         "on",
     }
@@ -134,4 +138,8 @@ _LAZY = {
     **dict.fromkeys(_GRADIO_COMPONENTS, "webchat.gradio.components"),
     **dict.fromkeys(_GRADIO_BLOCKS, "webchat.gradio.blocks"),
     **dict.fromkeys(_GRADIO_EVENTS, "webchat.gradio.events"),
+    **dict.fromkeys(_GRADIO_TYPES, "webchat.gradio.types"),
+    "load_chat": "webchat.gradio.external",
 }
+# Modules of Gradio's that programs use by name: ``gr.themes.Soft()``.
+_MODULES = {"themes": "webchat.gradio.themes", "external": "webchat.gradio.external"}

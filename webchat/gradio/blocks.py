@@ -129,6 +129,7 @@ class Blocks(Container):
         self.chatbot: Chatbot | None = None
         self.composer: Textbox | None = None
         self.form_inputs: list[FormComponent] = []
+        self.clearing: set[int] = set()  # ids of Buttons whose click only empties the Chatbot
 
     def __enter__(self) -> Blocks:
         if context.current_container() is not None:
@@ -175,8 +176,44 @@ class Blocks(Container):
             raise UnsupportedError("the Textbox that sends messages must be in the layout (render=True)")
         for event in self.events:
             self._check(event)
+        self.clearing = {id(e.trigger) for e in self.events if e.kind == "click" and self._only_clears(e)}
         self.form_inputs = [c for c in components if isinstance(c, FormComponent) and c is not self.composer]
         self.built = True
+
+    def _only_clears(self, event: Event) -> bool:
+        """Gradio's clear idiom, ``clear.click(lambda: None, None, chatbot)``: handlers that take
+        nothing and give the Chatbot nothing. Such a button starts a new chat, as a ClearButton
+        does. (A handler that takes nothing is called here once to see what it gives.)"""
+        for step in event.steps:
+            if step.inputs or self.chatbot not in step.outputs:
+                return False
+            if step.fn is None:
+                continue
+            try:
+                given = step.fn()
+            except Exception:  # it needs arguments, or fails without a request: not the idiom
+                return False
+            values = given if isinstance(given, tuple) else (given,)
+            if any(value not in (None, [], "") for value in values):
+                return False
+        return bool(event.steps)
+
+    def clears(self, button: Button) -> bool:
+        return id(button) in self.clearing
+
+    def load(self, *_args: Any, **_kwargs: Any) -> Any:
+        raise UnsupportedError(
+            "Blocks.load() is not supported by webchat yet: a conversation cannot be produced on page "
+            "load (give the Chatbot its first message in the chat function instead)"
+        )
+
+    def unload(self, *_args: Any, **_kwargs: Any) -> Any:
+        raise UnsupportedError(
+            "Blocks.unload() is not supported by webchat: it runs nothing when a page closes"
+        )
+
+    def route(self, *_args: Any, **_kwargs: Any) -> Any:
+        raise UnsupportedError("Blocks.route() is not supported by webchat: a program has one page")
 
     def _check(self, event: Event) -> None:
         if event.kind == "like":
@@ -208,7 +245,9 @@ class Blocks(Container):
         steps: list[Step] = []
         for event in self.events:
             if (trigger == "submit" and event.kind == "submit") or (
-                event.kind == "click" and trigger == f"click:{event.trigger.id}"
+                event.kind == "click"
+                and trigger == f"click:{event.trigger.id}"
+                and id(event.trigger) not in self.clearing
             ):
                 steps.extend(event.steps)
         return steps

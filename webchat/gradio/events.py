@@ -28,6 +28,40 @@ class LikeData:
     liked: bool = True
 
 
+@dataclass(frozen=True)
+class RetryData:
+    """Gradio's data for ``chatbot.retry``: the message retried (its position and content)."""
+
+    index: int
+    value: Any
+
+
+@dataclass(frozen=True)
+class UndoData:
+    """Gradio's data for ``chatbot.undo``: the message undone (its position and content)."""
+
+    index: int
+    value: Any
+
+
+@dataclass(frozen=True)
+class EditData:
+    """Gradio's data for ``chatbot.edit``: the message edited, its new and its previous text."""
+
+    index: int
+    value: Any
+    previous_value: Any = None
+
+
+@dataclass(frozen=True)
+class SelectData:
+    """Gradio's data for ``.select``: what was selected (its position and value)."""
+
+    index: int | tuple[int, int]
+    value: Any
+    selected: bool = True
+
+
 @dataclass
 class Step:
     fn: Callable[..., Any] | None
@@ -87,6 +121,11 @@ def listen(trigger: Block, kind: str, fn: Any, inputs: Any, outputs: Any) -> Dep
 
 
 EventData = LikeData  # the only event data webchat's handlers receive
+
+
+def validate(is_valid: bool, message: str) -> dict[str, Any]:
+    """Gradio's ``gr.validate``: a validator's verdict on the inputs (``validator=`` functions)."""
+    return {"__type__": "validate", "is_valid": is_valid, "message": message}
 
 
 def update(**changes: Any) -> dict[str, Any]:

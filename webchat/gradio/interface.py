@@ -9,6 +9,7 @@ accepted and ignored; ones that would change behaviour webchat does not have rai
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,7 @@ from webchat.gradio import context
 from webchat.gradio.components import Chatbot, MultimodalTextbox, Textbox, form_component
 from webchat.gradio.launch import build_app, launch
 from webchat.gradio.page import GradioPage, button_label
+from webchat.gradio.types import oauth_arguments
 from webchat.settings import Settings
 from webchat.web.page import Page
 
@@ -28,6 +30,8 @@ if TYPE_CHECKING:
     from webchat.gradio.blocks import Accordion
 
 __all__ = ["ChatInterface"]
+
+log = logging.getLogger("webchat")
 
 
 class GradioFunction:
@@ -43,6 +47,7 @@ class GradioFunction:
 
     def __call__(self, message: Any, history: list[dict[str, Any]], *extra: Any) -> Iterator[Any]:
         extra = (*extra, *self.defaults[len(extra) :])
+        extra = (*extra, *oauth_arguments(self.fn, 2 + len(extra)))  # no Hugging Face sign-in here
         chat = gradio_history(history)
         if self.slots is not None:
             self.slots.acquire()
@@ -118,9 +123,12 @@ class ChatInterface:
             js=js,
             head=head,
             validator=validator,
-            cache_examples=cache_examples,
             example_icons=example_icons,
         )
+        if cache_examples:
+            # Gradio runs the examples at start (or on first click, "lazy") and shows the cached
+            # answer; here an example is sent like a message when clicked, and answered then.
+            log.info("cache_examples: webchat runs each example when it is clicked, caching nothing")
         if not run_examples_on_click:
             raise UnsupportedError(
                 "ChatInterface(run_examples_on_click=False) is not supported: "
@@ -187,7 +195,6 @@ def _refuse(**given: Any) -> None:
         "js": "pages run no inline scripts",
         "head": "pages run no inline scripts",
         "validator": "validate in the chat function and raise webchat.Error",
-        "cache_examples": "examples run when clicked",
         "example_icons": "examples are text buttons",
     }
     for name, value in given.items():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -88,7 +89,13 @@ def launch(
         )
     if unknown:
         raise TypeError(f"launch() got unexpected keyword arguments: {', '.join(unknown)}")
-    cli: dict[str, Any] = {"host": host or server_name, "port": port or server_port}
+    # Gradio's environment variables come after launch()'s arguments and before webchat's own:
+    # deployments made for Gradio (Spaces-style containers) set them.
+    cli: dict[str, Any] = {
+        "host": host or server_name or os.environ.get("GRADIO_SERVER_NAME") or None,
+        "port": port or server_port or _env_port(),
+    }
+    root_path = root_path or os.environ.get("GRADIO_ROOT_PATH") or None
     if auth is not None:
         cli["auth"] = _auth_pairs(auth)
     settings = Settings.load(cli)
@@ -99,6 +106,15 @@ def launch(
     if root_path:
         app.wsgi_app = PrefixMiddleware(app.wsgi_app, root_path)  # type: ignore[method-assign]
     serve(app, settings.host, settings.port)
+
+
+def _env_port() -> int | None:
+    raw = os.environ.get("GRADIO_SERVER_PORT", "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise ValueError(f"GRADIO_SERVER_PORT must be a port number (1-65535), not {raw!r}")
+    return int(raw)
 
 
 def _auth_pairs(auth: Any) -> tuple[str, ...]:

@@ -1,0 +1,41 @@
+"""Gradio's ``gr.load_chat``: a ChatInterface over an OpenAI-compatible model server.
+
+That is webchat's ``--base-url`` mode, so it is built from the same backend: the model's reply
+streams token by token whatever ``streaming`` says, and the server's errors read as they do there.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from webchat.backends import build_backend
+from webchat.gradio.interface import ChatInterface
+from webchat.settings import Settings
+
+
+def load_chat(
+    base_url: str,
+    model: str,
+    token: str | None = None,
+    *,
+    file_types: Any = None,
+    system_message: str | None = None,
+    streaming: bool = True,
+    **kwargs: Any,
+) -> ChatInterface:
+    """A chat page for ``model`` at ``base_url`` (``.../v1``), with ``token`` as its API key.
+
+    ``file_types`` makes the page take files (images go to the model as its messages' parts);
+    ``kwargs`` go to ChatInterface (title, examples...).
+    """
+    settings = dataclasses.replace(
+        Settings.load(),
+        backend="inference",
+        base_url=base_url,
+        model=model,
+        hf_token=token,
+        system_prompt=system_message or "",
+    )
+    backend = build_backend(settings)
+    return ChatInterface(backend.chat, multimodal=bool(file_types), **kwargs)
