@@ -80,9 +80,9 @@ def test_edit_reruns_the_conversation_from_the_edited_message(chat):
     chat.send("three")
     store = chat.app.extensions["webchat"].store
     two = next(m for m in store.messages(chat.conversation_id) if m.message.content == "two")
-    form = chat.client.get(f"/messages/{two.id}/edit", headers=HX).get_data(as_text=True)
+    form = chat.client.get(f"/messages/{two.ref}/edit", headers=HX).get_data(as_text=True)
     assert "<textarea" in form and ">two</textarea>" in form
-    response = chat.post(f"/messages/{two.id}/edit", {"text": "TWO"})
+    response = chat.post(f"/messages/{two.ref}/edit", {"text": "TWO"})
     assert response.status_code == 200
     turn_id = TURN_ID.findall(response.get_data(as_text=True))[-1]
     chat.wait(turn_id)
@@ -98,7 +98,7 @@ def test_an_empty_edit_is_refused_and_changes_nothing(chat):
     chat.send("keep me")
     store = chat.app.extensions["webchat"].store
     message = store.messages(chat.conversation_id)[0]
-    response = chat.post(f"/messages/{message.id}/edit", {"text": "  "})
+    response = chat.post(f"/messages/{message.ref}/edit", {"text": "  "})
     assert response.status_code == 422
     assert chat.stored() == [("user", "keep me"), ("assistant", "echo: keep me")]
 
@@ -106,8 +106,8 @@ def test_an_empty_edit_is_refused_and_changes_nothing(chat):
 def test_replies_cannot_be_edited(chat):
     chat.send("hi")
     reply = chat.app.extensions["webchat"].store.messages(chat.conversation_id)[1]
-    assert chat.client.get(f"/messages/{reply.id}/edit").status_code == 404
-    assert chat.post(f"/messages/{reply.id}/edit", {"text": "forged"}).status_code == 404
+    assert chat.client.get(f"/messages/{reply.ref}/edit").status_code == 404
+    assert chat.post(f"/messages/{reply.ref}/edit", {"text": "forged"}).status_code == 404
 
 
 def test_feedback_is_stored_toggled_and_reported(make_app):
@@ -118,12 +118,12 @@ def test_feedback_is_stored_toggled_and_reported(make_app):
     chat.send("rate me")
     store = app.extensions["webchat"].store
     reply = store.messages(chat.conversation_id)[1]
-    response = chat.post(f"/messages/{reply.id}/feedback", {"value": "like"})
+    response = chat.post(f"/messages/{reply.ref}/feedback", {"value": "like"})
     assert response.status_code == 200 and 'aria-pressed="true"' in response.get_data(as_text=True)
     assert store.get_message(chat.conversation_id, reply.id).feedback == 1
-    chat.post(f"/messages/{reply.id}/feedback", {"value": "dislike"})
+    chat.post(f"/messages/{reply.ref}/feedback", {"value": "dislike"})
     assert store.get_message(chat.conversation_id, reply.id).feedback == -1
-    chat.post(f"/messages/{reply.id}/feedback", {"value": "dislike"})  # pressed again: taken back
+    chat.post(f"/messages/{reply.ref}/feedback", {"value": "dislike"})  # pressed again: taken back
     assert store.get_message(chat.conversation_id, reply.id).feedback is None
     assert liked == [
         (1, "echo: rate me", True),
@@ -134,8 +134,8 @@ def test_feedback_is_stored_toggled_and_reported(make_app):
 def test_feedback_refuses_bad_values_and_user_messages(chat):
     chat.send("x")
     user, reply = chat.app.extensions["webchat"].store.messages(chat.conversation_id)
-    assert chat.post(f"/messages/{reply.id}/feedback", {"value": "love"}).status_code == 400
-    assert chat.post(f"/messages/{user.id}/feedback", {"value": "like"}).status_code == 400
+    assert chat.post(f"/messages/{reply.ref}/feedback", {"value": "love"}).status_code == 400
+    assert chat.post(f"/messages/{user.ref}/feedback", {"value": "like"}).status_code == 400
 
 
 def test_clear_empties_the_conversation(chat):
@@ -150,11 +150,11 @@ def test_controls_on_someone_elses_messages_are_404(make_app):
     app = make_app(echo)
     alice, mallory = Chat(app), Chat(app)
     turn = alice.send("mine")
-    message = app.extensions["webchat"].store.messages(alice.conversation_id)[1]
+    sent, message = app.extensions["webchat"].store.messages(alice.conversation_id)[:2]
     assert mallory.post(f"/turns/{turn}/undo").status_code == 404
-    assert mallory.post(f"/messages/{message.id}/feedback", {"value": "like"}).status_code == 404
-    assert mallory.post(f"/messages/{message.id - 1}/edit", {"text": "x"}).status_code == 404
-    assert mallory.client.get(f"/messages/{message.id - 1}/edit").status_code == 404
+    assert mallory.post(f"/messages/{message.ref}/feedback", {"value": "like"}).status_code == 404
+    assert mallory.post(f"/messages/{sent.ref}/edit", {"text": "x"}).status_code == 404
+    assert mallory.client.get(f"/messages/{sent.ref}/edit").status_code == 404
     for verb in ("clear", "delete", "rename"):
         assert mallory.post(f"/c/{alice.conversation_id}/{verb}", {"title": "x"}).status_code == 404
     assert mallory.client.get(f"/c/{alice.conversation_id}/export").status_code == 404

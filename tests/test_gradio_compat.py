@@ -434,7 +434,7 @@ def test_retry_and_edit_reuse_the_values_the_turn_started_with(tmp_path):
     wait_for(lambda: store.get_turn(retried.id).status == "done")
     [user] = store.turn_messages(retried.id, "input")
     response = client.post(
-        f"/messages/{user.id}/edit",
+        f"/messages/{user.ref}/edit",
         data={"csrf_token": csrf(client), "text": "edited"},
         headers={"HX-Request": "true"},
     )
@@ -653,7 +653,7 @@ def test_like_handlers_get_gradios_like_data(tmp_path):
     store = app.extensions["webchat"].store
     reply = store.messages(_conversation(app))[-1]
     response = client.post(
-        f"/messages/{reply.id}/feedback",
+        f"/messages/{reply.ref}/feedback",
         data={"csrf_token": csrf(client), "value": "dislike"},
         headers={"HX-Request": "true"},
     )

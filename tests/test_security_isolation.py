@@ -4,6 +4,7 @@ conversations, turns, streams or messages, and session ids cannot be guessed."""
 from __future__ import annotations
 
 import base64
+import re
 import secrets
 
 from conftest import TURN_ID, csrf_of
@@ -93,5 +94,26 @@ def test_guessed_ids_find_nothing(make_app):
         guess = secrets.token_urlsafe(9)
         assert client.get(f"/c/{guess}").status_code == 404
         assert client.post(f"/turns/{guess}/stop", headers={"X-CSRF-Token": token}).status_code == 404
-    for message_id in range(0, 50):
+    for message_id in range(0, 50):  # the integer ids of the database are not addresses
         assert client.get(f"/messages/{message_id}/edit").status_code == 404
+
+
+def test_message_ids_in_urls_are_random_not_sequential(make_app):
+    app = make_app(lambda message, history: "ok")
+    client = app.test_client()
+    token = csrf_of(client)
+    first = client.post("/turns", data={"text": "one"}, headers={"HX-Request": "true", "X-CSRF-Token": token})
+    url = first.headers["HX-Push-Url"]
+    app.extensions["webchat"].hub.wait_final(TURN_ID.search(first.get_data(as_text=True)).group(1), 10)
+    conversation_id = url.rsplit("/", 1)[1]
+    second = client.post(
+        "/turns",
+        data={"text": "two", "conversation_id": conversation_id},
+        headers={"HX-Request": "true", "X-CSRF-Token": token},
+    )
+    app.extensions["webchat"].hub.wait_final(TURN_ID.search(second.get_data(as_text=True)).group(1), 10)
+    page = client.get(url).get_data(as_text=True)
+    refs = list(dict.fromkeys(re.findall(r"/messages/([^/\"]+)/(?:edit|feedback)", page)))
+    assert len(refs) == 4  # two messages to edit, two replies to rate
+    assert all(len(ref) == 12 and not ref.isdigit() for ref in refs)
+    assert client.get(f"/messages/{refs[0]}/edit").status_code == 200

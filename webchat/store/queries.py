@@ -194,7 +194,18 @@ class Store:
                 values = _message_row(conversation_id, turn_id, kind, message, now, status, error)
                 row_id = db.execute(messages.insert().values(**values)).inserted_primary_key[0]
                 stored.append(
-                    StoredMessage(row_id, conversation_id, message, turn_id, kind, status, error, None, now)
+                    StoredMessage(
+                        row_id,
+                        conversation_id,
+                        message,
+                        turn_id,
+                        kind,
+                        status,
+                        error,
+                        None,
+                        now,
+                        values["ref"],
+                    )
                 )
             changes: dict[str, Any] = {"updated_at": now}
             first_text = next((m.text for m in items if m.role == "user" and m.text.strip()), "")
@@ -370,10 +381,11 @@ class Store:
             row = db.execute(query).first()
         return _stored_message(row._mapping) if row else None
 
-    def conversation_of_message(self, message_id: int) -> str | None:
-        query = select(messages.c.conversation_id).where(messages.c.id == message_id)
+    def message_by_ref(self, ref: str) -> StoredMessage | None:
+        """The message with this URL id, whoever owns it (the caller checks the owner)."""
         with self.engine.connect() as db:
-            return db.execute(query).scalar_one_or_none()
+            row = db.execute(select(messages).where(messages.c.ref == ref)).first()
+        return _stored_message(row._mapping) if row else None
 
     def set_feedback(self, conversation_id: str, message_id: int, feedback: int | None) -> bool:
         with self._write() as db:
@@ -571,6 +583,7 @@ def _stored_message(row: Any) -> StoredMessage:
         error=row["error"],
         feedback=row["feedback"],
         created_at=row["created_at"],
+        ref=row["ref"] or "",
     )
 
 
@@ -585,6 +598,7 @@ def _message_row(
 ) -> dict[str, Any]:
     """One row of ``messages`` (its id comes from the database)."""
     return {
+        "ref": new_id(),
         "conversation_id": conversation_id,
         "turn_id": turn_id,
         "kind": kind,

@@ -47,6 +47,7 @@ class StoredMessage:
     error: str | None
     feedback: int | None
     created_at: float
+    ref: str = ""  # its id in URLs (random); ``id`` orders the conversation
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,11 @@ messages = Table(
     Column("error", Text, nullable=True),
     Column("feedback", Integer, nullable=True),
     Column("created_at", Float, nullable=False),
+    # The message's id in URLs (/messages/<ref>/edit): random, as every id in a URL is; the
+    # integer id orders the conversation and never leaves the server.
+    Column("ref", String(16), nullable=True),
     Index("ix_messages_conversation_id", "conversation_id", "id"),
+    Index("ux_messages_ref", "ref", unique=True),
 )
 
 turns = Table(

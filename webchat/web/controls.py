@@ -65,9 +65,9 @@ def undo(turn_id: str) -> Any:
     return render_messages(conversation, composer_text=text, composer_files=files)
 
 
-@bp.get("/messages/<int:message_id>/edit")
-def edit_form(message_id: int) -> Any:
-    conversation, stored = owned_message(message_id)
+@bp.get("/messages/<message_ref>/edit")
+def edit_form(message_ref: str) -> Any:
+    conversation, stored = owned_message(message_ref)
     if stored.kind != "input" or not isinstance(stored.message.content, str):
         abort(404)
     if not htmx:  # without JavaScript: the whole conversation, with this message being edited
@@ -75,10 +75,10 @@ def edit_form(message_id: int) -> Any:
     return render_template("partials/edit_form.html", stored=stored)
 
 
-@bp.post("/messages/<int:message_id>/edit")
-def edit(message_id: int) -> Any:
+@bp.post("/messages/<message_ref>/edit")
+def edit(message_ref: str) -> Any:
     """Replace a sent message's text and run the conversation again from there."""
-    conversation, stored = owned_message(message_id)
+    conversation, stored = owned_message(message_ref)
     if stored.kind != "input" or not isinstance(stored.message.content, str) or not stored.turn_id:
         abort(404)
     try:
@@ -92,11 +92,11 @@ def edit(message_id: int) -> Any:
     return render_messages(conversation)
 
 
-@bp.post("/messages/<int:message_id>/feedback")
-def feedback(message_id: int) -> Any:
+@bp.post("/messages/<message_ref>/feedback")
+def feedback(message_ref: str) -> Any:
     """Like or dislike a reply (pressing the same button again takes it back)."""
     app = services()
-    conversation, stored = owned_message(message_id)
+    conversation, stored = owned_message(message_ref)
     value = {"like": 1, "dislike": -1}.get(request.form.get("value", ""))
     if value is None or stored.kind != "reply":
         abort(400, description="Feedback is 'like' or 'dislike', on a reply.")

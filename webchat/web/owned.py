@@ -24,13 +24,9 @@ def owned_turn(turn_id: str) -> Turn:
     return turn
 
 
-def owned_message(message_id: int) -> tuple[Conversation, StoredMessage]:
-    store = services().store
-    conversation_id = store.conversation_of_message(message_id)
-    if conversation_id is None:
-        abort(404)
-    conversation = owned_conversation(conversation_id)
-    stored = store.get_message(conversation.id, message_id)
+def owned_message(ref: str) -> tuple[Conversation, StoredMessage]:
+    """The message with this URL id, and its conversation, if the caller owns them (else 404)."""
+    stored = services().store.message_by_ref(ref)
     if stored is None:
         abort(404)
-    return conversation, stored
+    return owned_conversation(stored.conversation_id), stored
