@@ -423,3 +423,29 @@ def test_an_imported_conversations_replies_have_their_controls(make_app):
     assert chat.stored()[-1] == ("assistant", "again: two")
     undone = chat.post(f"/turns/{app.extensions['webchat'].store.last_turn(chat.conversation_id).id}/undo")
     assert undone.status_code == 200 and chat.stored() == [(m["role"], m["content"]) for m in history[:2]]
+
+
+def test_a_refused_import_says_why_at_the_import_form_and_a_reload_posts_nothing(make_app):
+    app = make_app()
+    chat = Chat(app)
+    htmx_answer = chat.post("/import", {"json": "[1, 2]"})
+    assert htmx_answer.status_code == 422
+    assert htmx_answer.get_data(as_text=True).startswith('<p id="import-status"')  # swapped in place
+    # Without JavaScript: post/redirect/get, to the new chat page with the form open and the reason in it.
+    plain = chat.client.post("/import", data={"json": "[1, 2]", "csrf_token": chat.token})
+    assert plain.status_code == 303 and "/new?import_error=" in plain.headers["Location"]
+    page = chat.client.get(plain.headers["Location"]).get_data(as_text=True)
+    assert '<details class="import" open>' in page
+    reason = re.search(r'<p id="import-status" class="import-status" role="alert">([^<]+)</p>', page)
+    assert reason and reason.group(1).startswith("Nothing was imported")
+
+
+def test_renaming_the_conversation_on_screen_renames_the_tab_too(chat):
+    chat.send("first words")
+    url = f"http://localhost/c/{chat.conversation_id}"
+    renamed = chat.post(f"/c/{chat.conversation_id}/rename", {"title": "Plans"}, **{"HX-Current-URL": url})
+    assert "<title>Plans · " in renamed.get_data(as_text=True)
+    elsewhere = chat.post(
+        f"/c/{chat.conversation_id}/rename", {"title": "Later"}, **{"HX-Current-URL": "http://localhost/new"}
+    )
+    assert "<title>" not in elsewhere.get_data(as_text=True)

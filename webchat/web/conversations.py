@@ -46,7 +46,11 @@ def rename(conversation_id: str) -> Any:
     renamed = owned_conversation(conversation_id)
     if not htmx:
         return redirect(url_for("web.conversation", conversation_id=conversation.id), 303)
-    return render_template("partials/conversation_item.html", c=renamed, conversation=_current())
+    current = _current()
+    item = render_template("partials/conversation_item.html", c=renamed, conversation=current)
+    if current is None or current.id != renamed.id:
+        return item
+    return item + render_template("partials/page_title.html", conversation=renamed)  # the tab's title too
 
 
 @bp.post("/c/<conversation_id>/delete")
@@ -121,8 +125,14 @@ def parse_import(raw: bytes) -> list[ChatMessage]:
 
 
 def _import_error(message: str) -> Any:
+    """The reason, next to the import form: in place with htmx; without JavaScript on the new
+    chat page it redirects to (a reload then shows the page again instead of posting again)."""
     text = f"Nothing was imported: {message}"
-    return respond(text, 422, page=lambda: render_chat(None, error=text, status=422))
+    if htmx:
+        response = htmx_response(render_template("partials/import_status.html", import_error=text))
+        response.status_code = 422
+        return response
+    return redirect(url_for("web.new_chat", import_error=text), 303)
 
 
 def _sidebar_error(message: str, conversation: Any) -> Any:

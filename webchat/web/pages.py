@@ -33,7 +33,9 @@ def new_chat() -> Any:
     # After deleting the conversation it showed, the page offers to undo that.
     deleted_id = request.args.get("deleted", "")
     deleted = services().store.deleted_conversation(current_owner(), deleted_id) if deleted_id else None
-    return render_chat(None, deleted=deleted)
+    # A refused import without JavaScript comes here (post/redirect/get), its reason in the URL.
+    import_error = request.args.get("import_error", "")[:500]
+    return render_chat(None, deleted=deleted, import_error=import_error)
 
 
 @bp.get("/c/<conversation_id>")

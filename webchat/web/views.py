@@ -60,10 +60,12 @@ def render_chat(
     query: str = "",
     deleted: Conversation | None = None,
     editing: int | None = None,
+    import_error: str = "",
 ) -> tuple[str, int]:
     """The whole page; ``conversations``/``query`` for a search, ``deleted`` to offer an undo,
     ``text`` and ``kept`` (files to send again) to fill the composer with, ``editing``: the id of
-    a message shown as its edit form (without JavaScript)."""
+    a message shown as its edit form (without JavaScript), ``import_error``: why an import was
+    refused, shown at the import form."""
     app = services()
     shown = _messages_context(conversation) if conversation else {"groups": [], "earlier": None}
     if conversations is None:
@@ -78,6 +80,7 @@ def render_chat(
         text=text,
         kept=kept,
         editing=editing,
+        import_error=import_error,
         **{"running": None, "snapshot": None, **shown},
     )
     return html, status
