@@ -34,6 +34,9 @@ def gunicorn(tmp_path):
             "WEBCHAT_DATA_DIR": str(tmp_path / f"data-{kind}"),
             "WEBCHAT_MESSAGES_PER_MINUTE": "1000",
             "WEBCHAT_MAX_RUNNING_TURNS": "100",
+            # every session here comes from 127.0.0.1: the per-address limits too
+            "WEBCHAT_CLIENT_MESSAGES_PER_MINUTE": "1000",
+            "WEBCHAT_CLIENT_MAX_RUNNING_TURNS": "100",
             "ASYNC_KIND": kind,
             "ASYNC_MARKS": str(tmp_path),
         }
