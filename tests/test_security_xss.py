@@ -90,6 +90,13 @@ def test_streamed_and_final_frames_are_safe_even_when_payloads_are_split(live_se
         assert isinstance(delta, str)  # text for textContent, never parsed as HTML by the page
 
 
+def test_thought_titles_are_as_safe_as_message_bodies():
+    # Defends against a model's thought title (Markdown, one line) as a way in: the same cleaner.
+    for payload in PAYLOADS:
+        html = str(render.render_inline(payload))
+        assert unsafe_in_page_html(f'<div class="md">{html}</div>') == [], payload
+
+
 def test_the_page_after_reload_is_safe(live_server):
     # Defends against stored XSS: the conversation page renders the stored payloads again.
     server = live_server(lambda message, history: REPLY)

@@ -99,3 +99,35 @@ def test_inference_chat_streams_reasoning_into_a_thought_block():
         [("Thinking hard.", "done"), ("Done", None)],
         [("Thinking hard.", "done"), ("Done.", None)],
     ]
+
+
+def test_a_thought_shows_as_gradio_shows_it(make_app):
+    """Markdown in the title (safely), open until its status is "done", its log beside the title."""
+    from conftest import TURN_ID, csrf_of
+
+    import webchat as gr
+
+    def answer(message, history):
+        return [
+            gr.ChatMessage(
+                content="step one", metadata={"title": "_Thinking_ about `x`", "log": "2 sources"}
+            ),
+            gr.ChatMessage(
+                content="more", metadata={"title": "**Done** <img src=x onerror=alert(1)>", "status": "done"}
+            ),
+            gr.ChatMessage(content="The answer."),
+        ]
+
+    app = make_app(answer)
+    client = app.test_client()
+    sent = client.post(
+        "/turns", data={"text": "q"}, headers={"HX-Request": "true", "X-CSRF-Token": csrf_of(client)}
+    )
+    app.extensions["webchat"].hub.wait_final(TURN_ID.search(sent.get_data(as_text=True)).group(1), 10)
+    page = client.get(sent.headers["HX-Push-Url"]).get_data(as_text=True)
+    first, second = page.split('<details class="thought"')[1:3]
+    assert first.startswith(" open>")  # no status: open, as in Gradio
+    assert '<span class="thought-title"><em>Thinking</em> about <code>x</code></span>' in first
+    assert '<span class="thought-log">2 sources</span></summary>' in first
+    assert second.startswith(">")  # done: collapsed
+    assert "<strong>Done</strong> &lt;img src=x onerror=alert(1)&gt;" in second and "<img" not in second

@@ -254,8 +254,14 @@ def markdown(text: str) -> Markup:
     return render.render_markdown(text, files_prefix=request.script_root + "/files/")
 
 
+def markdown_inline(text: str) -> Markup:
+    """One line of Markdown for the page (a thought's title)."""
+    return render.render_inline(text, files_prefix=request.script_root + "/files/")
+
+
 def _register_templates(app: Flask) -> None:
     app.jinja_env.filters["markdown"] = markdown
+    app.jinja_env.filters["markdown_inline"] = markdown_inline
     app.jinja_env.filters["with_tail"] = with_tail
     app.jinja_env.filters["thread"] = thread
     app.jinja_env.globals["csrf_token"] = csrf_token

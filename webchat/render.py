@@ -50,7 +50,14 @@ from pygments.lexers import get_all_lexers, get_lexer_by_name
 from pygments.token import STANDARD_TYPES
 from pygments.util import ClassNotFound
 
-__all__ = ["ALLOWED_ATTRIBUTES", "ALLOWED_TAGS", "code_css", "render_markdown", "render_plain"]
+__all__ = [
+    "ALLOWED_ATTRIBUTES",
+    "ALLOWED_TAGS",
+    "code_css",
+    "render_inline",
+    "render_markdown",
+    "render_plain",
+]
 
 # --------------------------------------------------------------------------- CPU budget
 
@@ -576,6 +583,17 @@ def render_markdown(text: str, *, files_prefix: str = "/files/") -> Markup:
         html = _MD.render(text, {"files_prefix": files_prefix, "budget": Budget()})
     except OverBudget:
         return Markup(f'<p class="render-note">{TOO_COSTLY}</p>\n<p>') + render_plain(text) + Markup("</p>")
+    return Markup(cleaner.clean(html))
+
+
+def render_inline(text: str, *, files_prefix: str = "/files/") -> Markup:
+    """One line of Markdown (a thought's title): emphasis, code, links and math, no blocks;
+    cleaned and within the budget as :func:`render_markdown` is."""
+    cleaner = _cleaner(files_prefix)
+    try:
+        html = _MD.renderInline(text, {"files_prefix": files_prefix, "budget": Budget()})
+    except OverBudget:
+        return escape(text)
     return Markup(cleaner.clean(html))
 
 
