@@ -545,10 +545,10 @@ def blocks_client(demo: Any, tmp_path: Path) -> tuple[Any, Any]:
     return app, app.test_client()
 
 
-def replies(app: Any) -> list[tuple[str, Any]]:
+def replies(app: Any, timeout: float = 10.0) -> list[tuple[str, Any]]:
     store = app.extensions["webchat"].store
     conversation_id = _conversation(app)
-    wait_for(lambda: store.running_turn(conversation_id) is None)
+    wait_for(lambda: store.running_turn(conversation_id) is None, timeout)
     return [(m.message.role, m.message.content) for m in store.messages(conversation_id)]
 
 
@@ -699,11 +699,7 @@ UNSUPPORTED = [
     ),
     ("nested Blocks", "with gr.Blocks():\n    with gr.Blocks():\n        pass", "inside another gr.Blocks"),
     ("a callable value", "gr.Textbox(value=lambda: 'x')", "value=<function>) is not supported"),
-    (
-        "gr.Chatbot(value=...)",
-        "gr.Chatbot([{'role': 'user', 'content': 'x'}])",
-        "a conversation starts empty",
-    ),
+    ("gr.Chatbot(value=<function>)", "gr.Chatbot(value=lambda: [])", "value=<function>) is not supported"),
 ]
 
 
@@ -775,6 +771,31 @@ if __name__ == "__main__":
 BOT_MESSAGES = ("How are you?", "Today is a great day", "I'm very hungry")
 
 
+def test_a_chatbot_with_initial_messages_starts_every_conversation_with_them(tmp_path):
+    seen: list[Any] = []
+
+    def answer(message, history):
+        seen.append(history)
+        return f"You said {message}"
+
+    greeting = [{"role": "assistant", "content": "Hi! Ask me **anything**."}]
+    demo = gr.ChatInterface(answer, chatbot=gr.Chatbot(value=greeting, type="messages"))
+    app = demo.app(settings_for(tmp_path))
+    client = app.test_client()
+    empty = client.get("/new").get_data(as_text=True)
+    assert '<div class="reply greeting">' in empty and "Ask me <strong>anything</strong>." in empty
+    assert send(client, "hello").status_code == 200
+    stored = replies(app)
+    assert stored == [
+        ("assistant", "Hi! Ask me **anything**."),
+        ("user", "hello"),
+        ("assistant", "You said hello"),
+    ]
+    assert [m["role"] for m in seen[0]] == ["assistant"]  # the history starts with the greeting
+    with pytest.raises(ValueError, match="messages format"):
+        gr.Chatbot(value=[("hi", "there")])
+
+
 def test_gradios_names_for_themes_and_event_data_exist():
     theme = gr.themes.Soft(primary_hue="blue", font=[gr.themes.GoogleFont("Inter"), "sans-serif"])
     assert theme.set(button_primary_background_fill="*primary_500") is theme
@@ -840,7 +861,7 @@ def test_load_chat_talks_to_an_openai_compatible_server(tmp_path, default_gguf):
         client = app.test_client()
         assert "<title>Local model" in client.get("/").get_data(as_text=True)
         assert send(client, "Say hello.").status_code == 200
-        (_, asked), *answer = replies(app)
+        (_, asked), *answer = replies(app, timeout=120)  # a model on a busy machine
     assert asked == "Say hello." and answer and answer[-1][1].strip()
     assert "error" not in answer[-1][1].lower()
 
@@ -855,10 +876,13 @@ def test_gradios_clear_idiom_in_chromium(tmp_path, watched):
         answered = re.compile("|".join(re.escape(m) for m in BOT_MESSAGES))
         type_and_send(watched, "hi")
         expect(watched.locator(".msg.assistant")).to_have_text(answered, timeout=30_000)
+        expect(watched.locator(".reply").last).not_to_have_class(re.compile("streaming"), timeout=30_000)
         watched.get_by_role("link", name="Clear").click()
         expect(watched.locator(".msg")).to_have_count(0)
         type_and_send(watched, "after clearing")
         expect(watched.locator(".msg.assistant")).to_have_text(answered, timeout=30_000)
+        # ended (its socket closed) before the server stops: a socket cut off logs an error
+        expect(watched.locator(".reply").last).not_to_have_class(re.compile("streaming"), timeout=30_000)
     finally:
         server.shutdown()
 

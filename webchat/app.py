@@ -123,6 +123,7 @@ def create_app(
             multimodal=page.multimodal,
             client_rate=client_rate,
             client_max_running_turns=settings.client_max_running_turns,
+            greeting=page.greeting,
         ),
         page=page,
         tokens=TokenStore(store.engine),

@@ -99,6 +99,7 @@ class Conversations:
         multimodal: bool,
         client_rate: RateWindow | None = None,
         client_max_running_turns: int = 0,
+        greeting: Sequence[ChatMessage] = (),
     ) -> None:
         self.store = store
         self.runner = runner
@@ -109,6 +110,7 @@ class Conversations:
         # The same limits per client address (``client``: a key the web layer makes of it).
         self.client_rate = client_rate
         self.client_max_running_turns = client_max_running_turns
+        self.greeting = tuple(greeting)  # what every new conversation starts with (a first reply)
         self.multimodal = multimodal  # the chat takes files: ``message`` is Gradio's dict
         self.histories = HistoryCache(store)
         self.lock = threading.Lock()
@@ -147,7 +149,10 @@ class Conversations:
                 if conversation and self.store.running_turn(conversation.id):
                     raise TurnBusy()
                 self._check_limits(owner, client)  # before a new conversation exists: a refusal leaves none
-                conversation = conversation or self.store.create_conversation(owner)
+                if conversation is None:
+                    conversation = self.store.create_conversation(owner)
+                    if self.greeting:
+                        self.store.append(conversation.id, self.greeting, kind="reply")
                 turn, inputs = self._begin(conversation, sent, extra, checked=True, client=client)
             except (SQLAlchemyError, OSError) as error:  # a full disk, a database past its timeout
                 self.uploads.discard(saved)

@@ -154,8 +154,6 @@ class Blocks(Container):
                 f"and this has {len(chatbots)}"
             )
         self.chatbot = chatbots[0]
-        if self.chatbot.value:
-            raise UnsupportedError("gr.Chatbot(value=[...]) is not supported by webchat: a chat starts empty")
         submits = [e for e in self.events if e.kind == "submit"]
         senders = {id(e.trigger): e.trigger for e in submits}
         if len(senders) > 1:

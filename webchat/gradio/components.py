@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 from webchat.errors import InputError, UnsupportedError
 from webchat.gradio import context
 from webchat.gradio.events import Dependency, listen
+from webchat.messages import ChatMessage, MessageError, messages_from_list
 
 __all__ = ["InputError", "UnsupportedError"]  # raised by the components; re-exported for programs
 
@@ -453,6 +454,7 @@ class Chatbot(Component):
     """The conversation. ``type="messages"`` is accepted (it is the only format, as in Gradio 6)."""
 
     kind = "chatbot"
+    greeting: tuple[ChatMessage, ...] = ()
 
     def __init__(
         self,
@@ -468,10 +470,9 @@ class Chatbot(Component):
             raise ValueError(
                 f"gr.Chatbot(type={type!r}) is not supported: webchat speaks Gradio's 'messages' format only"
             )
-        if value:
-            raise UnsupportedError(
-                "gr.Chatbot(value=[...]) is not supported by webchat: a conversation starts empty"
-            )
+        # Initial messages (a greeting): shown in an empty chat, and the start of every new
+        # conversation's history, as in Gradio.
+        self.greeting = _greeting(value)
         super().__init__(None, **options)
         self.placeholder = placeholder
         self.examples = examples
@@ -557,3 +558,17 @@ def form_component(value: Any) -> FormComponent:
         f"gr.{name} as an additional input is not supported by webchat "
         "(supported: Textbox, Slider, Number, Checkbox, Dropdown, Radio)"
     )
+
+
+def _greeting(value: Any) -> tuple[ChatMessage, ...]:
+    """``gr.Chatbot(value=[...])`` in messages format, or a clear error naming what is wrong."""
+    if not value:
+        return ()
+    if callable(value):
+        raise UnsupportedError("gr.Chatbot(value=<function>) is not supported by webchat: give the messages")
+    try:
+        return tuple(messages_from_list(list(value)))
+    except (MessageError, TypeError) as error:
+        raise ValueError(
+            f"gr.Chatbot(value=...) must be messages in Gradio's messages format: {error}"
+        ) from None

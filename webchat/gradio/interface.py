@@ -171,6 +171,7 @@ class ChatInterface:
             stop_label=button_label(box.stop_btn if box and box.stop_btn else stop_btn, "Stop"),
             example_labels=labels,
             avatar_images=chatbot.avatar_images if isinstance(chatbot, Chatbot) else (None, None),
+            greeting=chatbot.greeting if isinstance(chatbot, Chatbot) else (),
         )
 
     def app(self, settings: Settings | None = None) -> Flask:

@@ -77,4 +77,5 @@ def page_for_blocks(blocks: Blocks) -> Page:
         stop_label="Stop",
         template="blocks.html",
         avatar_images=blocks.chatbot.avatar_images,
+        greeting=blocks.chatbot.greeting,
     )

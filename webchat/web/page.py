@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from webchat.messages import ChatMessage
+
 
 class Program(Protocol):
     """A program's additions to the page (``webchat.gradio.page.GradioPage``)."""
@@ -48,6 +50,9 @@ class Page:
     # Local image files shown beside the user's and the assistant's messages (Gradio's
     # Chatbot(avatar_images=(user, assistant))), served by the avatar route.
     avatar_images: tuple[str | None, str | None] = (None, None)
+    # Messages every new conversation starts with (Gradio's ``gr.Chatbot(value=[...])``): shown in
+    # an empty chat, stored first when a conversation begins, so they are its history.
+    greeting: tuple[ChatMessage, ...] = ()
     # A Gradio program's additions (additional inputs, css, Blocks layout).
     gradio: Program | None = None
 
