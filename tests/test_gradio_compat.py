@@ -796,6 +796,48 @@ def test_a_chatbot_with_initial_messages_starts_every_conversation_with_them(tmp
         gr.Chatbot(value=[("hi", "there")])
 
 
+def test_reasoning_tags_make_the_tagged_passages_thoughts(tmp_path):
+    def respond(message, history):
+        text = ""
+        for piece in [
+            "<thinking>Let me ",
+            "analyse this.</thinking>\n\nThe answer.",
+            "\n\n<thinking>Edge",
+            " cases.</thinking>\n\nMore.",
+        ]:
+            text += piece
+            yield text
+
+    chatbot = gr.Chatbot(reasoning_tags=[("<thinking>", "</thinking>")], type="messages")
+    app = gr.ChatInterface(respond, chatbot=chatbot).app(settings_for(tmp_path))
+    client = app.test_client()
+    assert send(client, "why?").status_code == 200
+    wait_for(lambda: app.extensions["webchat"].store.running_turn(_conversation(app)) is None)
+    stored = app.extensions["webchat"].store.messages(_conversation(app))
+    shown_reply = [
+        (m.message.content, m.message.metadata.get("title"), m.message.metadata.get("status"))
+        for m in stored[1:]
+    ]
+    assert shown_reply == [
+        ("Let me analyse this.", "Reasoning", "done"),
+        ("The answer.", None, None),
+        ("Edge cases.", "Reasoning", "done"),
+        ("More.", None, None),
+    ]
+    page = client.get(f"/c/{_conversation(app)}").get_data(as_text=True)
+    assert "&lt;thinking&gt;" not in page and page.count('<details class="thought"') == 2
+    half = list(
+        GradioFunction(lambda m, h: "<thinking>still going", reasoning_tags=[("<thinking>", "</thinking>")])(
+            "q", []
+        )
+    )
+    assert [(m.content, m.metadata) for m in half[0]] == [
+        ("still going", {"title": "Reasoning", "status": "pending"})
+    ]
+    with pytest.raises(ValueError, match="pairs of strings"):
+        gr.Chatbot(reasoning_tags=["<thinking>"])
+
+
 def test_gradios_names_for_themes_and_event_data_exist():
     theme = gr.themes.Soft(primary_hue="blue", font=[gr.themes.GoogleFont("Inter"), "sans-serif"])
     assert theme.set(button_primary_background_fill="*primary_500") is theme

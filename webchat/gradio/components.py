@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 from webchat.errors import InputError, UnsupportedError
 from webchat.gradio import context
 from webchat.gradio.events import Dependency, listen
+from webchat.gradio.reasoning import tags_of
 from webchat.messages import ChatMessage, MessageError, messages_from_list
 
 __all__ = ["InputError", "UnsupportedError"]  # raised by the components; re-exported for programs
@@ -473,6 +474,7 @@ class Chatbot(Component):
         # Initial messages (a greeting): shown in an empty chat, and the start of every new
         # conversation's history, as in Gradio.
         self.greeting = _greeting(value)
+        self.reasoning_tags = tags_of(options.pop("reasoning_tags", None))
         super().__init__(None, **options)
         self.placeholder = placeholder
         self.examples = examples

@@ -14,12 +14,13 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from webchat.chat import ChatFunction, gradio_history, iterate_outputs, strip_echo
+from webchat.chat import ChatFunction, gradio_history, iterate_outputs, strip_echo, to_reply
 from webchat.errors import UnsupportedError
 from webchat.gradio import context
 from webchat.gradio.components import Chatbot, MultimodalTextbox, Textbox, form_component
 from webchat.gradio.launch import build_app, launch
 from webchat.gradio.page import GradioPage, button_label
+from webchat.gradio.reasoning import Tags, split_reasoning
 from webchat.gradio.types import oauth_arguments
 from webchat.settings import Settings
 from webchat.web.page import Page
@@ -39,9 +40,14 @@ class GradioFunction:
     ``concurrency_limit`` replies at once (the others wait their turn)."""
 
     def __init__(
-        self, fn: ChatFunction, concurrency_limit: int | None = None, defaults: tuple[Any, ...] = ()
+        self,
+        fn: ChatFunction,
+        concurrency_limit: int | None = None,
+        defaults: tuple[Any, ...] = (),
+        reasoning_tags: Tags = (),
     ) -> None:
         self.fn = fn
+        self.reasoning_tags = reasoning_tags  # the Chatbot's: tagged passages become thoughts
         self.slots = threading.BoundedSemaphore(concurrency_limit) if concurrency_limit else None
         self.defaults = defaults  # the additional inputs' values for a caller that has no form (the API)
 
@@ -55,7 +61,9 @@ class GradioFunction:
             outputs = iterate_outputs(self.fn, message, list(chat), *extra)
             try:
                 for output in outputs:
-                    if isinstance(output, list):
+                    if self.reasoning_tags:
+                        output = split_reasoning(to_reply(output, chat, message), self.reasoning_tags)
+                    elif isinstance(output, list):
                         output = strip_echo(output, chat, message)
                     yield output
             finally:
@@ -173,11 +181,13 @@ class ChatInterface:
             avatar_images=chatbot.avatar_images if isinstance(chatbot, Chatbot) else (None, None),
             greeting=chatbot.greeting if isinstance(chatbot, Chatbot) else (),
         )
+        self.reasoning_tags = chatbot.reasoning_tags if isinstance(chatbot, Chatbot) else ()
 
     def app(self, settings: Settings | None = None) -> Flask:
         """The Flask app (for gunicorn, or to mount elsewhere)."""
         defaults = tuple(c.default() for c in self.page.inputs)
-        return build_app(GradioFunction(self.fn, self.concurrency_limit, defaults), self.interface, settings)
+        chat = GradioFunction(self.fn, self.concurrency_limit, defaults, self.reasoning_tags)
+        return build_app(chat, self.interface, settings)
 
     def launch(self, *args: Any, **kwargs: Any) -> None:
         """Serve until interrupted, with Gradio's ``launch()`` arguments: ``server_name``,
