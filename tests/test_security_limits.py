@@ -252,7 +252,7 @@ def test_the_upload_quota_is_per_address_too(make_app):
     send = session_from(app, "203.0.113.7")
     refused = send("/turns", text="keep me", files=(BytesIO(b"y" * 1000), "b.txt"))
     assert refused.status_code == 429, refused.get_data(as_text=True)
-    assert "uploaded 1.5 KB in the last hour" in refused.get_data(as_text=True)
+    assert "past 1.5 KB of uploads in an hour" in refused.get_data(as_text=True)
     with app.app_context():  # the refused file is not kept
         names = {
             p.name for p in (app.extensions["webchat"].settings.data_dir / "files").rglob("*") if p.is_file()

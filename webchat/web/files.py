@@ -165,9 +165,9 @@ def save_posted(owner: str, posted: list[FileStorage]) -> list[FileRecord]:
     if wait:  # every session of this address together: a new cookie is no new quota
         uploads().discard(saved)
         raise UploadError(
-            f"Your network address has uploaded {human_size(limit.limit)} in the last hour, the most "
-            f"it may (all its sessions together). Wait {math.ceil(wait / 60)} min, or send smaller "
-            "files.",
+            f"These files would take your network address past {human_size(limit.limit)} of uploads "
+            f"in an hour, the most it may send (all its sessions together). Wait "
+            f"{math.ceil(wait / 60)} min, or send smaller files; your message is still in the box.",
             429,
         )
     return saved
