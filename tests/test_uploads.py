@@ -403,7 +403,11 @@ def test_the_owners_own_upload_is_reused_not_copied(uploads: Uploads):
     ("make", "message"),
     [
         (lambda d: {"path": str(d / "missing.png")}, "a file that does not exist (missing.png)"),
-        (lambda d: {"path": "https://example.com/cat.png"}, "a link (cat.png)"),
+        (lambda d: {"path": "ftp://example.com/cat.png"}, "a link (cat.png)"),
+        (
+            lambda d: {"path": "https://cat.invalid/cat.png"},
+            "a link that cannot be shown: the host cat.invalid",
+        ),
         (lambda d: {"path": str(d / "data" / "secret_key")}, "one of webchat's own files (secret_key)"),
         (lambda d: {"path": str(d / "data" / "db.sqlite3")}, "one of webchat's own files"),
         (lambda d: {"path": str(d)}, "something that is not a file"),

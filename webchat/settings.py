@@ -60,6 +60,9 @@ class Settings:
     # accepted ("*", or a comma list of "image", "audio/*", "application/pdf", ".csv"...; matched
     # against the type sniffed from the bytes).
     max_file_size: int = 25 * 1024 * 1024
+    # A chat function's media given as an http(s) URL is downloaded from public addresses only;
+    # these networks (comma list, e.g. "10.1.2.0/24") are allowed too, for a media server nearby.
+    fetch_allow_networks: tuple[str, ...] = ()
     max_files: int = 10
     max_session_files_size: int = 512 * 1024 * 1024
     allowed_file_types: str = "*"

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 
 from webchat.errors import Error
+from webchat.files import remote
 from webchat.files.limits import UploadError, UploadLimits, human_size
 from webchat.files.types import HEAD_BYTES, describe_type, name_for_type, sniff, sniff_file
 from webchat.messages import ChatMessage, FileData, filedata, is_filedata
@@ -78,12 +79,19 @@ UrlFor = Callable[[FileRecord], str]
 class Uploads:
     """The files of every owner: saving, looking up, taking in a chat function's files."""
 
-    def __init__(self, data_dir: Path, records: FileRecords, limits: UploadLimits) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        records: FileRecords,
+        limits: UploadLimits,
+        fetch_allow: Sequence[remote.Network] = (),
+    ) -> None:
         self.data_dir = data_dir.resolve()
         self.root = self.data_dir / "files"
         self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.records = records
         self.limits = limits
+        self.fetch_allow = tuple(fetch_allow)  # private networks media URLs may come from
 
     def path_of(self, record: FileRecord) -> Path:
         return self.root / record.id / record.name
@@ -281,10 +289,26 @@ class Uploads:
         """Keep a file a chat function answered with, so it outlives the function's temp files."""
         raw = str(source.get("path") or "")
         shown = safe_filename(source.get("orig_name") or raw.replace("\\", "/").rsplit("/", 1)[-1])
-        if re.match(r"^[a-z][a-z0-9+.-]*://", raw, re.IGNORECASE):
+        fetched: Path | None = None
+        if re.match(r"^https?://", raw, re.IGNORECASE):  # downloaded first, as Gradio does
+            try:
+                fetched = remote.fetch(
+                    raw,
+                    MEDIA_TEMP_DIR / secrets.token_urlsafe(12),
+                    max_bytes=self.limits.max_file_size,
+                    allowed=self.fetch_allow,
+                )
+            except remote.RemoteFileError as error:
+                log.warning("a chat function answered with a link that was not fetched: %s", error)
+                raise ReplyFileError(
+                    f"The chat function answered with a link that cannot be shown: {error}."
+                ) from None
+            raw = str(fetched)
+            source = {**source, "orig_name": source.get("orig_name") or fetched.name}
+        elif re.match(r"^[a-z][a-z0-9+.-]*://", raw, re.IGNORECASE):
             raise ReplyFileError(
-                f"The chat function answered with a link ({shown}); webchat shows only local files. "
-                "Download it in the function and return its path."
+                f"The chat function answered with a link ({shown}); webchat shows only http(s) links "
+                "and local files."
             )
         try:
             path = Path(raw).resolve(strict=True)

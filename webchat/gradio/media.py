@@ -30,6 +30,10 @@ def _temp_path(name: str) -> Path:
 
 
 def _path_file(value: str | Path) -> FileData:
+    if isinstance(value, str) and value.lower().startswith(("http://", "https://")):
+        # A link: the server downloads it when the reply is kept (webchat.files.remote), as Gradio does.
+        name = value.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1] or "download"
+        return filedata(value, orig_name=name)
     path = Path(value)
     return filedata(str(path), orig_name=path.name)
 

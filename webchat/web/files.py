@@ -31,6 +31,7 @@ from werkzeug.datastructures import FileStorage
 
 from webchat.chat import Reply
 from webchat.files.limits import UploadError, UploadLimits, human_size, require_files_taken
+from webchat.files.remote import parse_networks
 from webchat.files.storage import FILE_ID, Uploads
 from webchat.files.types import MediaKind, is_inline, media_kind
 from webchat.messages import ChatMessage, FileData
@@ -53,7 +54,8 @@ CACHE = "private, max-age=86400"
 def make_uploads(app: Flask, settings: Settings, store: Store) -> Uploads:
     """The app's files, with the request size the limits allow (for ``create_app``)."""
     limits = UploadLimits.from_settings(settings)
-    uploads = Uploads(settings.data_dir, FileRecords(store.engine), limits)
+    allowed = parse_networks(settings.fetch_allow_networks)
+    uploads = Uploads(settings.data_dir, FileRecords(store.engine), limits, fetch_allow=allowed)
     removed = uploads.remove_orphans()  # conversations purged since the last start took their files
     if removed:
         log.info("removed %d files no conversation uses any more", removed)
