@@ -838,6 +838,94 @@ def test_reasoning_tags_make_the_tagged_passages_thoughts(tmp_path):
         gr.Chatbot(reasoning_tags=["<thinking>"])
 
 
+# Gradio's demo/chatbot_multimodal/run.py (Apache-2.0), its import changed (and its first comment
+# wrapped): a MultimodalTextbox in Blocks.
+MULTIMODAL_BLOCKS = """
+import webchat as gr
+import time
+
+# Chatbot demo with multimodal input (text, markdown, LaTeX, code blocks, image, audio, & video).
+# Plus shows support for streaming text.
+
+
+def print_like_dislike(x: gr.LikeData):
+    print(x.index, x.value, x.liked)
+
+
+def add_message(history, message):
+    user_msg = {"role": "user", "content": []}
+    for x in message["files"]:  # type: ignore
+        user_msg["content"].append({"path": x})  # type: ignore
+    if message["text"] is not None:  # type: ignore
+       user_msg["content"].append(message["text"])  # type: ignore
+    history.append(user_msg)
+    return history, gr.MultimodalTextbox(value=None, interactive=False)
+
+
+def bot(history: list):
+    response = "**That's cool!**"
+    history.append({"role": "assistant", "content": ""})
+    for character in response:
+        history[-1]["content"] += character
+        time.sleep(0.05)
+        yield history
+
+
+with gr.Blocks() as demo:
+    chatbot = gr.Chatbot(elem_id="chatbot", like_user_message=True)
+
+    chat_input = gr.MultimodalTextbox(
+        interactive=True,
+        file_count="multiple",
+        placeholder="Enter message or upload file...",
+        show_label=False,
+        sources=["microphone", "upload"],
+    )
+
+    chat_msg = chat_input.submit(
+        add_message, [chatbot, chat_input], [chatbot, chat_input]
+    )
+    bot_msg = chat_msg.then(bot, chatbot, chatbot, api_name="bot_response")
+    bot_msg.then(lambda: gr.MultimodalTextbox(interactive=True), None, [chat_input])
+
+    chatbot.like(print_like_dislike, None, None)
+
+if __name__ == "__main__":
+    demo.launch()
+"""
+
+
+def test_a_multimodal_textbox_in_blocks_takes_files(tmp_path):
+    import io
+
+    demo = run_program(MULTIMODAL_BLOCKS)["demo"]
+    app, client = blocks_client(demo, tmp_path)
+    page = client.get("/").get_data(as_text=True)
+    assert 'id="composer-file-input"' in page and 'enctype="multipart/form-data"' in page
+    image = gr_samples_png()
+    data = {
+        "text": "look",
+        "csrf_token": csrf(client),
+        "conversation_id": "",
+        "files": (io.BytesIO(image), "dot.png"),
+    }
+    sent = client.post(
+        "/turns", data=data, headers={"HX-Request": "true"}, content_type="multipart/form-data"
+    )
+    assert sent.status_code == 200, sent.get_data(as_text=True)
+    stored = replies(app)
+    kinds = [
+        (role, content if isinstance(content, str) else content.get("mime_type")) for role, content in stored
+    ]
+    assert kinds == [("user", "image/png"), ("user", "look"), ("assistant", "**That's cool!**")]
+
+
+def gr_samples_png() -> bytes:
+    import samples
+
+    return samples.png()
+
+
 def test_gradios_names_for_themes_and_event_data_exist():
     theme = gr.themes.Soft(primary_hue="blue", font=[gr.themes.GoogleFont("Inter"), "sans-serif"])
     assert theme.set(button_primary_background_fill="*primary_500") is theme

@@ -180,8 +180,35 @@ def strip_echo(items: list[Any], history: list[Any], message: Any) -> list[Any]:
         items = items[len(history) :]
     text = message.get("text") if isinstance(message, Mapping) else message
     if items and _role(items[0]) == "user" and _content(items[0]) == text:
-        items = items[1:]
+        return items[1:]
+    if isinstance(message, Mapping):  # a text-and-files message, echoed in whatever shape
+        files = {str(f) for f in message.get("files") or []}
+        while items and _role(items[0]) == "user" and _echoes(items[0], text, files):
+            items = items[1:]
     return items
+
+
+def _echoes(item: Any, text: Any, files: set[str]) -> bool:
+    """Is this user message made of the sent message's text and files only (Gradio 6 puts both
+    in one message as content blocks: ``[{"path": ...}, "text"]``)?"""
+    raw = (
+        item.content
+        if isinstance(item, ChatMessage)
+        else item.get("content")
+        if isinstance(item, Mapping)
+        else None
+    )
+    pieces = raw if isinstance(raw, list) else [raw]
+    for piece in pieces:
+        if isinstance(piece, Mapping) and piece.get("type") == "text":
+            piece = piece.get("text")
+        if isinstance(piece, Mapping):
+            file = piece.get("file", piece)
+            if not isinstance(file, Mapping) or str(file.get("path")) not in files:
+                return False
+        elif piece != text:
+            return False
+    return bool(pieces)
 
 
 def _role(item: Any) -> str | None:

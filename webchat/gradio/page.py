@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from webchat.errors import InputError
-from webchat.gradio.components import FormComponent
+from webchat.gradio.components import FormComponent, MultimodalTextbox
 from webchat.web.page import Page
 
 if TYPE_CHECKING:
@@ -76,6 +76,7 @@ def page_for_blocks(blocks: Blocks) -> Page:
         submit_label=button_label(box.submit_btn, "Send"),
         stop_label="Stop",
         template="blocks.html",
+        multimodal=isinstance(box, MultimodalTextbox),  # a text-and-files box: the composer takes files
         avatar_images=blocks.chatbot.avatar_images,
         greeting=blocks.chatbot.greeting,
     )
