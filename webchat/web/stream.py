@@ -22,6 +22,7 @@ from typing import Any
 
 from flask import render_template, request
 from simple_websocket import ConnectionClosed
+from wsproto.utilities import LocalProtocolError
 
 from webchat.hub import Snapshot
 from webchat.store import Turn
@@ -160,9 +161,13 @@ class TurnStream:
 
 
 def close(ws: Any, code: int = 1000, message: str | None = None) -> None:
-    """Close the socket, and make sure the TCP connection ends with it."""
-    with suppress(ConnectionClosed):
-        ws.close(code, message)
+    """Close the socket (unless it is closed already: the client hung up, or it closed itself
+    over a too-large frame), and make sure the TCP connection ends with it."""
+    if getattr(ws, "connected", True):
+        # A close frame can still meet a connection that closed a moment ago (wsproto's
+        # LocalProtocolError): the connection is over either way, so that is not an error.
+        with suppress(ConnectionClosed, LocalProtocolError):
+            ws.close(code, message)
     if getattr(ws, "mode", None) == "werkzeug":
         # Werkzeug's server would keep the connection open for HTTP keep-alive after the handler
         # returns, and the client would wait ~10 s for TCP to close. End it once the client has
