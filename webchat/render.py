@@ -33,7 +33,7 @@ from xml.etree.ElementTree import tostring
 
 import nh3
 from latex2mathml.converter import convert_to_element
-from markdown_it import MarkdownIt
+from markdown_it import MarkdownIt, rules_inline
 from markdown_it.common.utils import escapeHtml, unescapeAll
 from markdown_it.renderer import RendererHTML
 from markdown_it.rules_block import StateBlock
@@ -471,8 +471,8 @@ def _build_markdown() -> MarkdownIt:
         double_inline=True,
     )
     md.inline.ruler.before("escape", "math_bracket", _bracket_math)
-    for name in ("link", "image"):
-        md.inline.ruler.at(name, _needs_closer(md.inline.ruler.__rules__[md.inline.ruler.__find__(name)].fn))
+    md.inline.ruler.at("link", _needs_closer(rules_inline.link))
+    md.inline.ruler.at("image", _needs_closer(rules_inline.image))
     md.inline.ruler.before("text", "budget", _inline_budget)
     # Also a terminator of every block that runs on line by line (a paragraph of 16,000 lines
     # asks each terminator at each line), so long blocks count their lines too.
@@ -492,6 +492,9 @@ def _build_markdown() -> MarkdownIt:
 
 
 _MD = _build_markdown()
+# The first link compiles linkify's patterns (~50 ms): done here, not inside the first message's
+# budget (which it would spend, showing that message as plain text).
+_MD.render("https://example.com/ *a* $x$", {"files_prefix": "/files/", "budget": Budget(60.0)})
 
 # --------------------------------------------------------------------------- sanitiser allowlist
 
