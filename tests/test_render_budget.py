@@ -57,7 +57,10 @@ def test_every_lexer_notices_the_budget(small_budget: None) -> None:
     assert slow == []
 
 
-def test_an_ordinary_long_reply_is_formatted_in_full() -> None:
+def test_an_ordinary_long_reply_is_formatted_in_full(monkeypatch: pytest.MonkeyPatch) -> None:
+    """All of it formatted (none of the rules above gets in the way); with room in the budget, as
+    this checks what is drawn, not how fast (bench/latency.py: ~6 ms for such a reply)."""
+    monkeypatch.setattr(render, "RENDER_BUDGET_SECONDS", 1.0)
     reply = (
         "## Steps\n\n1. **Install** the package;\n2. run `webchat`;\n3. open the page.\n\n"
         "```python\nfor token in model():\n    send(token)\n```\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n"
