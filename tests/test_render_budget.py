@@ -1,7 +1,8 @@
 """Rendering has a CPU budget: no message, however hostile, costs much more than it.
 
 The budget is lowered to 10 ms here, so every input below runs into it; what is checked is that
-the renderer notices in time (CPU counted as the budget counts it, without garbage collections) (no step of markdown-it or of any Pygments lexer runs long unseen)
+the renderer notices in time (no step of markdown-it or of any Pygments lexer runs long unseen;
+CPU counted as the budget counts it, without garbage collections)
 and still answers safe HTML. Times are thread CPU with a bound of 25x the budget, so a busy
 machine does not fail the test; before the budget, these inputs took 0.5 s to 30 s each.
 ``bench/render_budget.py`` gives the figures at the real budget.
