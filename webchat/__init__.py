@@ -30,9 +30,11 @@ __version__ = "0.1.0"
 def __getattr__(name: str) -> Any:
     if name in _MODULES:
         return importlib.import_module(_MODULES[name])
+    if name in LAYOUT_MEDIA:
+        return _media_or_component(name)
     module = _LAZY.get(name)
     if module is not None:
-        if name in MEDIA:  # webchat.Image(...) etc., like gr.Image in a reply
+        if name in MEDIA:  # webchat.Gallery(...), webchat.Plot(...): media in a reply
             _refuse_in_blocks(name)
         return getattr(importlib.import_module(module), name)
     if name in _GRADIO_UNSUPPORTED:
@@ -41,6 +43,26 @@ def __getattr__(name: str) -> Any:
             "small Blocks subset for chat layouts); see the README's 'Gradio compatibility' table"
         )
     raise AttributeError(f"module 'webchat' has no attribute {name!r}")
+
+
+LAYOUT_MEDIA = frozenset({"Audio", "File", "Image", "Video"})
+
+
+def _building() -> bool:
+    context = sys.modules.get("webchat.gradio.context")
+    return context is not None and context.current_blocks() is not None
+
+
+def _media_or_component(name: str) -> Any:
+    """``gr.Image(...)`` is a component of the layout while a Blocks is built, and media in a
+    reply (or an output's new value) otherwise, as in Gradio."""
+
+    def make(*args: Any, **kwargs: Any) -> Any:
+        module = "webchat.gradio.components" if _building() else "webchat.gradio.media"
+        return getattr(importlib.import_module(module), name)(*args, **kwargs)
+
+    make.__name__ = make.__qualname__ = name
+    return make
 
 
 def _refuse_in_blocks(name: str) -> None:
@@ -71,9 +93,15 @@ _GRADIO_COMPONENTS = frozenset(
         "ClearButton",
         "State",
         "UnsupportedError",
+        "HTML",
+        "Code",
+        "JSON",
+        "DownloadButton",
     }
 )
-_GRADIO_BLOCKS = frozenset({"Blocks", "Row", "Column", "Group", "Accordion"})
+_GRADIO_BLOCKS = frozenset(
+    {"Blocks", "Row", "Column", "Group", "Accordion", "Tabs", "Tab", "TabItem", "Sidebar"}
+)
 _GRADIO_EVENTS = frozenset(
     {"LikeData", "EventData", "RetryData", "UndoData", "EditData", "SelectData", "update", "validate"}
 )
@@ -86,24 +114,20 @@ _GRADIO_UNSUPPORTED = frozenset(
         "BrowserState",
         "Checkboxgroup",
         "CheckboxGroup",
-        "Code",
         "ColorPicker",
         "DataFrame",
         "Dataframe",
         "Dataset",
         "DateTime",
         "DeepLinkButton",
-        "DownloadButton",
         "DuplicateButton",
         "Examples",
         "FileExplorer",
-        "HTML",
         "HighlightedText",
         "ImageEditor",
         "ImageSlider",
         "Info",
         "Interface",
-        "JSON",
         "Label",
         "LinePlot",
         "LoginButton",
@@ -113,13 +137,9 @@ _GRADIO_UNSUPPORTED = frozenset(
         "Progress",
         "Request",
         "ScatterPlot",
-        "Sidebar",
         "SimpleImage",
         "Sketchpad",
-        "Tab",
         "TabbedInterface",
-        "TabItem",
-        "Tabs",
         "Timer",
         "UploadButton",
         "Warning",

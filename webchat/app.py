@@ -30,7 +30,7 @@ from webchat.settings import Settings
 from webchat.store import Store
 from webchat.store.tokens import TokenStore
 from webchat.turns import TurnRunner, start_later
-from webchat.web import auth, compress, controls, conversations, pages, stream, tokens
+from webchat.web import auth, compress, controls, conversations, events, pages, stream, tokens
 from webchat.web import files as web_files
 from webchat.web.api import BLUEPRINTS as API_BLUEPRINTS
 from webchat.web.api.access import guard
@@ -139,7 +139,16 @@ def create_app(
     app.session_interface = SessionInterface()
     htmx.init_app(app)
     # auth first: its sign-in check runs before every route
-    blueprints = (auth.bp, pages.bp, controls.bp, conversations.bp, web_files.bp, tokens.bp, *API_BLUEPRINTS)
+    blueprints = (
+        auth.bp,
+        pages.bp,
+        controls.bp,
+        conversations.bp,
+        events.bp,
+        web_files.bp,
+        tokens.bp,
+        *API_BLUEPRINTS,
+    )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     compress.init_app(app)
@@ -260,8 +269,21 @@ def markdown_inline(text: str) -> Markup:
     return render.render_inline(text, files_prefix=request.script_root + "/files/")
 
 
+def layout_markdown(text: str) -> Markup:
+    """A program's own Markdown (gr.Markdown), which may hold layout HTML."""
+    return render.render_layout_markdown(text, files_prefix=request.script_root + "/files/")
+
+
+def layout_html(text: str) -> Markup:
+    """A program's own HTML (gr.HTML), sanitised."""
+    return render.render_html(text, files_prefix=request.script_root + "/files/")
+
+
 def _register_templates(app: Flask) -> None:
     app.jinja_env.filters["markdown"] = markdown
+    app.jinja_env.filters["layout_markdown"] = layout_markdown
+    app.jinja_env.filters["layout_html"] = layout_html
+    app.jinja_env.filters["code"] = render.render_code
     app.jinja_env.filters["markdown_inline"] = markdown_inline
     app.jinja_env.filters["with_tail"] = with_tail
     app.jinja_env.filters["thread"] = thread

@@ -269,6 +269,27 @@ class Conversations:
             self.runner.stop(turn.id)
             return self.store.remove_turn(self.store.get_turn(turn.id) or turn, "undone")
 
+    def rewrite(
+        self, owner: str, conversation: Conversation | None, messages: Sequence[ChatMessage]
+    ) -> Conversation:
+        """Make the conversation's messages ``messages`` (a program's handler set the Chatbot's
+        value): what they share with the stored ones at the start stays as it is, the rest is
+        replaced, in one transaction. No conversation yet: one is made. Refused while a reply is
+        being written; each text must keep the message-length limit."""
+        self.check_messages(messages)
+        with self.lock:
+            if conversation is None:
+                conversation = self.store.create_conversation(owner)
+            elif self.store.running_turn(conversation.id) is not None:
+                raise Refused("A reply is still being written: wait for it, or stop it first.", 409)
+            stored = [m.message for m in self.store.messages(conversation.id)]
+            keep = 0
+            while keep < min(len(stored), len(messages)) and stored[keep] == messages[keep]:
+                keep += 1
+            if keep < len(stored) or keep < len(messages):
+                self.store.rewrite(conversation, keep, list(runs(messages[keep:])))
+        return self.store.get_conversation(owner, conversation.id) or conversation
+
     def clear(self, conversation: Conversation) -> None:
         with self.lock:
             self.stop_running(conversation)

@@ -1,16 +1,20 @@
-"""A minimal ``gr.Blocks`` for chat layouts, run on webchat's own page and turn machinery.
+"""``gr.Blocks``: a program's page of components and events, served by webchat.
 
-A Blocks chat layout is a Chatbot, a Textbox to type in and events that turn the Chatbot's
-value into a new one. That is a chat function over the history, so webchat runs it as one:
-sending the message in the Textbox starts a turn whose "chat function" runs the event's
-handlers in order (``.then`` chains), feeding each the current values of its inputs, and
-whatever a handler returns or yields for the Chatbot becomes the reply. The page is the normal
-chat page with the layout (Rows, Columns, Markdown, Buttons) drawn around it.
+A Blocks app is a layout (Rows, Columns, Tabs, Accordions holding components) and events (a
+component's listener and its ``.then`` chain of handlers). webchat draws the layout on the server
+(templates/partials/gr/) and runs every handler on the server:
 
-Supported: Blocks, Row, Column, Group, Accordion, Markdown, Chatbot, Textbox, Button,
-ClearButton, State and the input components; events Textbox.submit, Button.click,
-Chatbot.like and ``.then``/``.success`` on them. Anything else raises
-:class:`~webchat.gradio.components.UnsupportedError` while the program builds.
+- **chat events**, the ones that send a message (Enter in the Textbox whose handlers update the
+  Chatbot, or a Button whose handlers read that Textbox) run as a turn of webchat's chat engine,
+  so their replies stream, stop, survive reloads and are stored like any reply
+  (:class:`~webchat.gradio.runtime.BlocksChat`);
+- **page events** (any other click, change, select, submit, ``demo.load``, ``chatbot.undo``...)
+  run in the request that the page's htmx sends, which answers with the outputs that changed,
+  drawn again (:class:`~webchat.gradio.runtime.PageEvents`); a Chatbot output becomes the
+  conversation's stored messages.
+
+State values stay on the server, per browser session. Anything that cannot be served raises
+:class:`~webchat.gradio.components.UnsupportedError` while the program builds, naming it.
 """
 
 from __future__ import annotations
@@ -22,16 +26,17 @@ from webchat.gradio import context
 from webchat.gradio.components import (
     Button,
     Chatbot,
+    ClearButton,
     Component,
     FormComponent,
     State,
     Textbox,
     UnsupportedError,
 )
-from webchat.gradio.events import Event, Step
+from webchat.gradio.events import Dependency, Event, listen
 from webchat.gradio.launch import build_app, launch
 from webchat.gradio.page import page_for_blocks
-from webchat.gradio.runner import BlocksChat
+from webchat.gradio.runtime import BlocksChat, PageEvents
 
 
 class Container:
@@ -87,6 +92,49 @@ class Group(Container):
     kind = "column"
 
 
+class Sidebar(Container):
+    kind = "column"
+
+    def __init__(self, label: str | None = None, *, open: bool = True, **display: Any) -> None:
+        super().__init__(**display)
+
+
+class Tabs(Container):
+    """Tabs: each child Tab is one panel; the first (or ``selected``) is shown."""
+
+    kind = "tabs"
+
+    def __init__(self, *, selected: int | str | None = None, **display: Any) -> None:
+        super().__init__(**display)
+        self.selected = selected
+        self.id = next(_tab_ids)
+
+
+class Tab(Container):
+    """One panel of Tabs; a Tab outside Tabs gets Tabs of its own with its neighbours."""
+
+    kind = "tab"
+
+    def __init__(self, label: str | None = None, *, id: int | str | None = None, **display: Any) -> None:
+        parent = context.current_container()
+        if parent is not None and not isinstance(parent, Tabs):
+            # Gradio groups consecutive Tabs of one container into one set of tabs.
+            last = parent.children[-1] if parent.children else None
+            tabs = last if isinstance(last, Tabs) else Tabs()
+            context.push(tabs)
+            try:
+                super().__init__(**display)
+            finally:
+                context.pop()
+        else:
+            super().__init__(**display)
+        self.label = label or ""
+
+
+TabItem = Tab
+_tab_ids = iter(range(1, 1 << 62))
+
+
 class Accordion(Container):
     kind = "accordion"
 
@@ -122,6 +170,7 @@ class Blocks(Container):
             )
         super().__init__()
         self.root = self
+        self.blocks = self  # demo.load(...) is an event of the app itself
         self.title = title or "webchat"
         self.css = css or ""
         self.events: list[Event] = []
@@ -129,7 +178,9 @@ class Blocks(Container):
         self.chatbot: Chatbot | None = None
         self.composer: Textbox | None = None
         self.form_inputs: list[FormComponent] = []
+        self.chat_events: set[int] = set()  # events run as turns (they send a message)
         self.clearing: set[int] = set()  # ids of Buttons whose click only empties the Chatbot
+        self.interfaces: list[Any] = []  # ChatInterfaces placed in this layout
 
     def __enter__(self) -> Blocks:
         if context.current_container() is not None:
@@ -142,46 +193,66 @@ class Blocks(Container):
         if exc_type is None:
             self.build()
 
-    # Building: check the layout once, at the end of the ``with`` block.
+    # Building: checked at the end of the ``with`` block, and again at launch (events may be
+    # added after the block, e.g. demo.load(...)).
 
     def build(self) -> None:
-        """Check that this is a chat layout webchat can run; say what is not, naming it."""
+        """Find the chat (the Chatbot and the Textbox that sends to it), sort the events into chat
+        events and page events, and refuse what cannot be served, naming it."""
         components = list(self.walk())
         chatbots = [c for c in components if isinstance(c, Chatbot)]
-        if len(chatbots) != 1:
+        if len(chatbots) > 1:
             raise UnsupportedError(
-                "webchat's Blocks runs chat layouts: it needs exactly one gr.Chatbot, "
-                f"and this has {len(chatbots)}"
+                "webchat serves one conversation per page: this layout has "
+                f"{len(chatbots)} gr.Chatbot components (keep one)"
             )
-        self.chatbot = chatbots[0]
-        submits = [e for e in self.events if e.kind == "submit"]
-        senders = {id(e.trigger): e.trigger for e in submits}
-        if len(senders) > 1:
-            raise UnsupportedError(
-                "webchat's Blocks sends messages from one Textbox: only one Textbox may have .submit()"
-            )
-        if senders:
-            self.composer = next(iter(senders.values()))  # type: ignore[assignment]
-        else:
-            typed = [c for e in self.events for s in e.steps for c in s.inputs if isinstance(c, Textbox)]
-            if not typed:
-                raise UnsupportedError(
-                    "webchat's Blocks runs chat layouts: it needs a gr.Textbox whose .submit() or a "
-                    "Button's .click() sends the message"
-                )
-            self.composer = typed[0]
-        if not self.composer.is_rendered:
+        self.chatbot = chatbots[0] if chatbots else None
+        self.composer = self._find_composer()
+        if self.composer is not None and not self.composer.is_rendered:
             raise UnsupportedError("the Textbox that sends messages must be in the layout (render=True)")
         for event in self.events:
             self._check(event)
-        self.clearing = {id(e.trigger) for e in self.events if e.kind == "click" and self._only_clears(e)}
+        self.chat_events = {e.index for e in self.events if self._sends(e)}
+        self.clearing = {
+            id(e.trigger)
+            for e in self.events
+            if e.kind == "click" and e.index not in self.chat_events and self._only_clears(e)
+        }
         self.form_inputs = [c for c in components if isinstance(c, FormComponent) and c is not self.composer]
         self.built = True
+
+    def _find_composer(self) -> Textbox | None:
+        """The Textbox the user writes messages in: one whose Enter (or whose Button) updates the
+        Chatbot with what it holds."""
+        if self.chatbot is None:
+            return None
+        for event in self.events:
+            if (
+                event.kind == "submit"
+                and isinstance(event.trigger, Textbox)
+                and self.chatbot in event.outputs
+            ):
+                return event.trigger
+        for event in self.events:
+            if event.kind == "click" and self.chatbot in event.outputs:
+                typed = [c for c in event.inputs if isinstance(c, Textbox) and c.is_rendered]
+                if typed:
+                    return typed[0]
+        return None
+
+    def _sends(self, event: Event) -> bool:
+        """Is this a chat event: does it send the composer's message and update the Chatbot?"""
+        if self.composer is None or self.chatbot not in event.outputs:
+            return False
+        if event.kind == "submit":
+            return event.trigger is self.composer
+        return event.kind == "click" and self.composer in event.inputs
 
     def _only_clears(self, event: Event) -> bool:
         """Gradio's clear idiom, ``clear.click(lambda: None, None, chatbot)``: handlers that take
         nothing and give the Chatbot nothing. Such a button starts a new chat, as a ClearButton
-        does. (A handler that takes nothing is called here once to see what it gives.)"""
+        does, so the conversation stays in the sidebar. (A handler that takes nothing is called
+        here once to see what it gives.)"""
         for step in event.steps:
             if step.inputs or self.chatbot not in step.outputs:
                 return False
@@ -199,11 +270,10 @@ class Blocks(Container):
     def clears(self, button: Button) -> bool:
         return id(button) in self.clearing
 
-    def load(self, *_args: Any, **_kwargs: Any) -> Any:
-        raise UnsupportedError(
-            "Blocks.load() is not supported by webchat yet: a conversation cannot be produced on page "
-            "load (give the Chatbot its first message in the chat function instead)"
-        )
+    def load(self, fn: Any = None, inputs: Any = None, outputs: Any = None, **_options: Any) -> Dependency:
+        """Run ``fn`` each time the page loads (a Chatbot output fills a new, empty chat only: a
+        stored conversation is not produced again on reload)."""
+        return listen(self, "load", fn, inputs, outputs)
 
     def unload(self, *_args: Any, **_kwargs: Any) -> Any:
         raise UnsupportedError(
@@ -214,64 +284,99 @@ class Blocks(Container):
         raise UnsupportedError("Blocks.route() is not supported by webchat: a program has one page")
 
     def _check(self, event: Event) -> None:
+        for component in [*event.inputs, *event.outputs]:
+            if (
+                isinstance(component, Component)
+                and component.blocks is not self
+                and not isinstance(component, State)
+            ):
+                raise UnsupportedError(
+                    f"{component!r} is an input or output of an event but is not in the layout "
+                    "(give it render=True, or call its .render() inside the Blocks)"
+                )
+        if isinstance(event.trigger, ClearButton):
+            return
         if event.kind == "like":
             for step in event.steps:
-                if step.inputs or step.outputs:
+                if step.outputs:
                     raise UnsupportedError(
-                        "Chatbot.like() handlers get the gr.LikeData only in webchat: inputs and "
-                        "outputs are not supported"
-                    )
-            return
-        for step in event.steps:
-            for component in step.inputs:
-                if not isinstance(component, FormComponent | Chatbot | State):
-                    raise UnsupportedError(
-                        f"gr.{type(component).__name__} as an event input is not supported by webchat "
-                        "(inputs: Textbox, Chatbot, State, Slider, Number, Checkbox, Dropdown, Radio)"
-                    )
-            for component in step.outputs:
-                if not (isinstance(component, Chatbot | State) or component is self.composer):
-                    raise UnsupportedError(
-                        f"gr.{type(component).__name__} as an event output is not supported by webchat "
-                        "(an event may update the Chatbot, a State and the message Textbox)"
+                        "Chatbot.like() handlers update nothing in webchat: outputs are not supported"
                     )
 
     # What the page and the routes need.
 
-    def trigger_steps(self, trigger: str) -> list[Step]:
-        """The handlers to run for "submit" (Enter in the Textbox) or "click:<button id>"."""
-        steps: list[Step] = []
-        for event in self.events:
-            if (trigger == "submit" and event.kind == "submit") or (
-                event.kind == "click"
-                and trigger == f"click:{event.trigger.id}"
-                and id(event.trigger) not in self.clearing
-            ):
-                steps.extend(event.steps)
-        return steps
+    def event(self, index: int) -> Event | None:
+        return self.events[index] if 0 <= index < len(self.events) else None
+
+    def trigger_steps(self, trigger: str) -> list[Any]:
+        """The handlers of a chat event: "submit" (Enter in the composer) or "event:<index>"."""
+        if trigger == "submit":
+            return [
+                s for e in self.events if e.index in self.chat_events and e.kind == "submit" for s in e.steps
+            ]
+        if trigger.startswith(("event:", "click:")):
+            kind, _, number = trigger.partition(":")
+            for e in self.events:
+                if e.index not in self.chat_events:
+                    continue
+                if (kind == "event" and str(e.index) == number) or (
+                    kind == "click" and e.kind == "click" and str(getattr(e.trigger, "id", "")) == number
+                ):
+                    return list(e.steps)
+        return []
+
+    def listeners(self, component: Any, *kinds: str) -> list[Event]:
+        """The page events of ``component`` of these kinds (all kinds when none is named)."""
+        return [
+            e
+            for e in self.events
+            if e.trigger is component and e.index not in self.chat_events and (not kinds or e.kind in kinds)
+        ]
+
+    def sends(self, button: Any) -> Event | None:
+        """The chat event a Button's click starts, if any."""
+        return next(
+            (
+                e
+                for e in self.events
+                if e.trigger is button and e.index in self.chat_events and e.kind == "click"
+            ),
+            None,
+        )
 
     def clicks(self, button: Button) -> bool:
         return any(e.kind == "click" and e.trigger is button for e in self.events)
 
     @property
     def sends_on_enter(self) -> bool:
-        return any(e.kind == "submit" for e in self.events)
+        return any(e.kind == "submit" and e.index in self.chat_events for e in self.events)
+
+    @property
+    def draws_after_reply(self) -> bool:
+        """Does a reply's end change more of the page (a chat event's other outputs, or the
+        Chatbot's .change listeners)? Then the page asks for it (partials/reply.html)."""
+        chat = [e for e in self.events if e.index in self.chat_events]
+        others = any(c is not self.chatbot for e in chat for c in e.outputs)
+        return others or bool(self.chatbot and self.listeners(self.chatbot, "change"))
+
+    @property
+    def loads(self) -> list[Event]:
+        return [e for e in self.events if e.kind == "load"]
 
     # Serving.
 
     def app(self, settings: Any = None) -> Any:
         """The Flask app (for gunicorn, or to mount elsewhere)."""
-        if not self.built:
-            self.build()
+        self.build()
         chat = BlocksChat(self)
-        return build_app(chat, page_for_blocks(self), settings, on_like=chat.liked)
+        events = PageEvents(self, chat.sessions)
+        return build_app(chat, page_for_blocks(self, events), settings, on_like=chat.liked)
 
     def launch(self, *args: Any, **kwargs: Any) -> None:
         """Serve until interrupted, with Gradio's ``launch()`` arguments (see ChatInterface.launch)."""
-        if not self.built:
-            self.build()
+        self.build()
         launch(self.app, *args, **kwargs)
 
     def queue(self, *args: Any, **kwargs: Any) -> Blocks:
-        """Gradio's queue(): replies always run in the background here, so nothing to set."""
+        """Gradio's queue(): handlers always run on the server as their events come."""
         return self

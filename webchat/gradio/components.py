@@ -11,12 +11,16 @@ change behaviour and is not supported raises :class:`UnsupportedError` when the 
 from __future__ import annotations
 
 import copy
+import inspect
 import itertools
+import json
+import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
+from webchat.chat import ChatFunctionError, to_messages
 from webchat.errors import InputError, UnsupportedError
 from webchat.gradio import context
 from webchat.gradio.events import Dependency, listen
@@ -26,37 +30,87 @@ from webchat.messages import ChatMessage, MessageError, messages_from_list
 __all__ = ["InputError", "UnsupportedError"]  # raised by the components; re-exported for programs
 
 _ids = itertools.count(1)
+log = logging.getLogger("webchat")
 
-# Gradio's event listeners that webchat's Blocks subset does not run (Textbox.submit, Button.click,
-# Chatbot.like and .then are supported).
-GRADIO_EVENTS = frozenset(
+# Gradio's event listeners that webchat runs on any component (``Textbox.submit``,
+# ``Button.click`` and ``Chatbot.like`` are methods of their own), and the ones it refuses, with why.
+EVENTS = frozenset(
     {
         "change",
         "input",
-        "blur",
-        "focus",
         "select",
-        "stop",
-        "upload",
-        "clear",
-        "retry",
-        "undo",
-        "edit",
-        "copy",
-        "option_select",
-        "example_select",
+        "submit",
+        "blur",
         "release",
-        "key_up",
-        "double_click",
-        "load",
+        "upload",
+    }
+)
+REFUSED_EVENTS = {
+    "focus": "the page sends nothing when a field gets focus",
+    "key_up": "the page sends nothing per key press",
+    "double_click": "the page sends nothing on a double click",
+    "copy": "copying happens in the browser alone",
+    "stop": "Stop ends the reply in webchat; it runs no handler",
+    "delete": "files are removed from the composer in the browser",
+    "play": "media play in the browser alone",
+    "pause": "media play in the browser alone",
+    "stream": "webchat takes recorded files, not live streams",
+    "retry": "its Retry button runs the reply's event again; handlers of its own are not run yet",
+    "undo": "its Undo button removes the last turn; handlers of its own are not run yet",
+    "edit": "its Edit form sends the message again; handlers of its own are not run yet",
+    "clear": "its Clear button starts a new chat; handlers of its own are not run yet",
+    "option_select": "an option button sends its value as the next message; handlers are not run yet",
+    "example_select": "examples of a Chatbot in Blocks are not shown yet",
+}
+GRADIO_EVENTS = EVENTS | frozenset(REFUSED_EVENTS)
+# What gr.update(...) (or a component returned by a handler) may change of a component.
+UPDATABLE = frozenset(
+    {
+        "value",
+        "visible",
+        "interactive",
+        "label",
+        "info",
+        "placeholder",
+        "choices",
+        "minimum",
+        "maximum",
+        "step",
+        "lines",
+        "language",
+        "variant",
+        "open",
     }
 )
 
 
-class Component(context.Block):
-    """A Gradio component: an id, a value, a label, and its place in a Blocks layout."""
+class _Recorded(type):
+    """Remembers the arguments a component was made with: a handler that returns
+    ``gr.Textbox(visible=False)`` updates only what it names, as in Gradio."""
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        made = super().__call__(*args, **kwargs)
+        try:
+            bound = inspect.signature(cls.__init__).bind_partial(made, *args, **kwargs)
+        except TypeError:
+            given: dict[str, Any] = dict(kwargs)
+        else:
+            given = {k: v for k, v in bound.arguments.items() if k not in ("self", "options", "display")}
+            given.update(bound.arguments.get("options", {}) or {})
+            given.update(bound.arguments.get("display", {}) or {})
+        made.given = given
+        return made
+
+
+class Component(context.Block, metaclass=_Recorded):
+    """A Gradio component: an id, a value, a label, and its place in a Blocks layout.
+
+    ``given`` holds the arguments it was made with (see :class:`_Recorded`); :meth:`updated` is a
+    copy with some of them changed (what an event's output draws).
+    """
 
     kind: ClassVar[str] = "component"
+    given: dict[str, Any]
 
     def __init__(
         self,
@@ -67,9 +121,11 @@ class Component(context.Block):
         visible: bool | str = True,
         render: bool = True,
         elem_id: str | None = None,
+        interactive: bool | None = None,
         **display: Any,
     ) -> None:
         self.id = next(_ids)
+        self.interactive = interactive
         if callable(value):
             raise UnsupportedError(
                 f"gr.{type(self).__name__}(value=<function>) is not supported by webchat: "
@@ -106,11 +162,41 @@ class Component(context.Block):
     def is_rendered(self) -> bool:
         return self.blocks is not None
 
+    @property
+    def editable(self) -> bool:
+        """Does the user set this component's value in the page?"""
+        return self.interactive is not False
+
+    def updated(self, changes: Mapping[str, Any]) -> Component:
+        """A copy showing ``changes`` (gr.update's names), for drawing an event's output."""
+        shown = copy.copy(self)
+        for name, value in changes.items():
+            if name == "value":
+                shown.value = value  # already as the component holds it (runtime.assign)
+            elif name == "choices":
+                shown.choices = _choices(value)  # type: ignore[attr-defined]
+            elif name == "visible":
+                shown.visible = value is True
+            else:
+                setattr(shown, name, value)
+        return shown
+
+    def postprocess(self, value: Any) -> Any:
+        """A handler's value for this component as the component holds it; ValueError if it cannot."""
+        return value
+
     def __getattr__(self, name: str) -> Any:
-        if name in GRADIO_EVENTS:
+        if name in EVENTS:
+
+            def listener(
+                fn: Callable[..., Any] | None = None, inputs: Any = None, outputs: Any = None, **_options: Any
+            ) -> Dependency:
+                return listen(self, name, fn, inputs, outputs)
+
+            return listener
+        if name in REFUSED_EVENTS:
             raise UnsupportedError(
-                f"gr.{type(self).__name__}.{name}() is not supported by webchat's Blocks subset "
-                "(it runs Textbox.submit, Button.click, Chatbot.like and .then)"
+                f"gr.{type(self).__name__}.{name}() is not supported by webchat: {REFUSED_EVENTS[name]}"
             )
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
@@ -165,6 +251,11 @@ class Textbox(FormComponent):
         self.submit_btn = submit_btn
         self.stop_btn = stop_btn
         self.autofocus = autofocus
+
+    def postprocess(self, value: Any) -> str:
+        if isinstance(value, Mapping):  # a MultimodalTextbox's {"text", "files"}
+            value = value.get("text")
+        return "" if value is None else str(value)
 
     def parse(self, form: Any, name: str) -> str:
         text = str(form.get(name, ""))
@@ -423,10 +514,136 @@ class State(Component):
 
 
 class Markdown(Component):
+    """Markdown (with the layout HTML Gradio allows in it), sanitised as messages are."""
+
     kind = "markdown"
 
     def __init__(self, value: str = "", **options: Any) -> None:
         super().__init__(value if callable(value) else str(value or ""), **options)
+
+    def postprocess(self, value: Any) -> str:
+        return "" if value is None else str(value)
+
+
+class HTML(Markdown):
+    """A program's HTML, sanitised as messages are (no scripts, styles or forms)."""
+
+    kind = "html"
+
+
+class Code(Component):
+    """Read-only source code, highlighted on the server."""
+
+    kind = "code"
+
+    def __init__(self, value: str | None = None, language: str | None = None, **options: Any) -> None:
+        super().__init__(value, **options)
+        self.language = language
+
+    def postprocess(self, value: Any) -> str | None:
+        if isinstance(value, tuple):  # Gradio takes (path,) for a file's contents
+            value = Path(str(value[0])).read_text(errors="replace")
+        return None if value is None else str(value)
+
+
+class JSON(Component):
+    """A value shown as indented JSON (read-only)."""
+
+    kind = "json"
+
+    def __init__(self, value: Any = None, **options: Any) -> None:
+        super().__init__(value, **options)
+
+    def postprocess(self, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except ValueError:
+                return value
+        json.dumps(value, default=str)  # ValueError (a cycle) now, not when drawn
+        return value
+
+    @property
+    def text(self) -> str:
+        return json.dumps(self.value, indent=2, ensure_ascii=False, default=str)
+
+
+class MediaComponent(FormComponent):
+    """Image, Audio, Video and File in a layout: a file the user uploads (an input) or a handler
+    gives (an output). The value a handler gets is the file's path on the server, as in Gradio
+    (``type="filepath"``); an output may be a path, an http(s) URL, a FileData dict or a media
+    helper (``gr.Image(pil_image)`` in a reply). The web layer stores an output's file for the
+    page's owner (:meth:`files`) before it is drawn."""
+
+    kind = "file"
+    media: ClassVar[str] = "file"
+
+    def __init__(self, value: Any = None, *, type: str = "filepath", file_types: Any = None, **options: Any):
+        if type not in ("filepath", "file", "binary"):
+            raise UnsupportedError(
+                f"gr.{self.__class__.__name__}(type={type!r}) is not supported by webchat: handlers get "
+                "the file's path (type='filepath')"
+            )
+        options.pop("sources", None)
+        super().__init__(None, **options)
+        self.value = self.postprocess(value) if value is not None else None
+        self.file_types = file_types
+
+    def postprocess(self, value: Any) -> Any:
+        if value is None:
+            return None
+        if hasattr(value, "file"):  # webchat's media helpers: Image(pil_image), Audio((rate, data))
+            return dict(value.file())
+        if isinstance(value, tuple) and value:
+            value = value[0]
+        if isinstance(value, Mapping):
+            return {"path": str(value.get("path") or value.get("url") or ""), **dict(value)}
+        if isinstance(value, str | Path):
+            return {"path": str(value), "orig_name": Path(str(value)).name}
+        raise ValueError(f"gr.{type(self).__name__} takes a file path, not {type(value).__name__}")
+
+    def parse(self, form: Any, name: str) -> str | None:
+        """The uploaded file's server path, set by the web layer under ``name`` (None: no file)."""
+        value = form.get(name)
+        return str(value) if value else None
+
+    def default(self) -> str | None:
+        return self.value.get("path") if isinstance(self.value, Mapping) else None
+
+
+class Image(MediaComponent):
+    kind = "image"
+    media = "image"
+
+
+class Audio(MediaComponent):
+    kind = "audio"
+    media = "audio"
+
+
+class Video(MediaComponent):
+    kind = "video"
+    media = "video"
+
+
+class File(MediaComponent):
+    kind = "file"
+    media = "file"
+
+
+class DownloadButton(MediaComponent):
+    """A link that downloads its file (``value``); a click event runs its handlers too."""
+
+    kind = "download"
+
+    def __init__(self, label: str = "Download", value: Any = None, **options: Any) -> None:
+        super().__init__(value, **options)
+        self.label = label
+
+    def click(
+        self, fn: Callable[..., Any] | None, inputs: Any = None, outputs: Any = None, **_options: Any
+    ) -> Dependency:
+        return self._listen("click", fn, inputs, outputs)
 
 
 def avatar_paths(images: tuple[Any, Any] | None) -> tuple[str | None, str | None]:
@@ -442,7 +659,14 @@ def avatar_paths(images: tuple[Any, Any] | None) -> tuple[str | None, str | None
             paths.append(None)
             continue
         path = Path(str(image)).expanduser()
-        if str(image).startswith(("http://", "https://", "data:")) or not path.is_file():
+        if str(image).startswith(("http://", "https://")):
+            # The page loads nothing from other sites, and a program should not wait on one to start.
+            log.warning(
+                "avatar image %s is a link: webchat shows only local avatar files, so none here", image
+            )
+            paths.append(None)
+            continue
+        if str(image).startswith("data:") or not path.is_file():
             raise ValueError(
                 f"avatar image {image!r} is not a local image file: webchat serves avatars itself, "
                 "so give a path on this machine"
@@ -479,6 +703,17 @@ class Chatbot(Component):
         self.placeholder = placeholder
         self.examples = examples
         self.avatar_images = avatar_paths(avatar_images)
+
+    def postprocess(self, value: Any) -> list[ChatMessage]:
+        """A handler's Chatbot value as messages; ValueError saying what is wrong otherwise."""
+        if isinstance(value, Mapping) and value.get("__type__") == "update":
+            value = value.get("value")
+        try:
+            return [m for item in value or [] for m in to_messages(item)]
+        except (MessageError, ChatFunctionError, TypeError) as error:
+            raise ValueError(
+                f"the Chatbot's value must be messages in Gradio's messages format: {error}"
+            ) from None
 
     def like(
         self, fn: Callable[..., Any] | None, inputs: Any = None, outputs: Any = None, **_options: Any

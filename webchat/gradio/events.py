@@ -1,9 +1,12 @@
-"""Events: what a listener (``Textbox.submit``, ``Button.click``, ``Chatbot.like``, ``.then``)
-records on the Blocks being built, and the event data Gradio passes to handlers.
+"""Events: what a listener (``Textbox.submit``, ``Button.click``, ``Dropdown.change``,
+``Chatbot.retry``, ``demo.load``, ``.then``...) records on the Blocks being built, and the event
+data Gradio passes to handlers.
 
-A listener adds an :class:`Event` (its trigger and kind) with one :class:`Step` per handler of
-its ``.then`` chain; the Blocks checks them when its ``with`` block ends, and its runner
-(:mod:`webchat.gradio.runner`) runs them.
+A listener adds an :class:`Event` (its trigger, kind and number on the page) with one
+:class:`Step` per handler of its ``.then`` chain; the Blocks checks them when its ``with`` block
+ends, and :mod:`webchat.gradio.runtime` runs them. Gradio's scheduling options (``queue``,
+``show_progress``, ``api_name``, ``concurrency_limit``, ``trigger_mode``...) are accepted: every
+handler runs on the server as its event comes, and a chain's steps run in order.
 """
 
 from __future__ import annotations
@@ -67,13 +70,24 @@ class Step:
     fn: Callable[..., Any] | None
     inputs: list[Block]
     outputs: list[Block]
+    # A ChatInterface's chat function: it returns the reply, not the Chatbot's whole value.
+    reply: bool = False
 
 
 @dataclass
 class Event:
-    trigger: Block
-    kind: str  # "submit", "click" or "like"
+    trigger: Any  # a component, or the Blocks itself for demo.load
+    kind: str  # "submit", "click", "change", "load", "retry"... (Gradio's listener names)
     steps: list[Step] = field(default_factory=list)
+    index: int = 0  # its place on the page: the event route's number
+
+    @property
+    def outputs(self) -> list[Block]:
+        return [c for step in self.steps for c in step.outputs]
+
+    @property
+    def inputs(self) -> list[Block]:
+        return [c for step in self.steps for c in step.inputs]
 
 
 class Dependency:
@@ -90,8 +104,13 @@ class Dependency:
 
     success = then
 
+    def failure(self, *_args: Any, **_options: Any) -> Dependency:
+        raise UnsupportedError(
+            ".failure() is not supported by webchat: a handler that raises shows its error on the page"
+        )
+
     def __getattr__(self, name: str) -> Any:
-        if name in ("failure", "change", "click", "submit"):
+        if name in ("change", "click", "submit"):
             raise UnsupportedError(f".{name}() after an event is not supported by webchat (use .then)")
         raise AttributeError(name)
 
@@ -110,17 +129,24 @@ def _components(value: Any, what: str) -> list[Block]:
     return list(items)
 
 
-def listen(trigger: Block, kind: str, fn: Any, inputs: Any, outputs: Any) -> Dependency:
-    blocks = trigger.blocks or context.current_blocks()
+def listen(trigger: Any, kind: str, fn: Any, inputs: Any, outputs: Any, *, reply: bool = False) -> Dependency:
+    blocks = getattr(trigger, "blocks", None) or context.current_blocks()
     if blocks is None:
         raise UnsupportedError(f"{trigger!r}.{kind}() must be called inside `with gr.Blocks():`")
-    event = Event(trigger, kind)
-    event.steps.append(Step(fn, _components(inputs, "inputs"), _components(outputs, "outputs")))
+    if fn is not None and not callable(fn):
+        raise TypeError(f"{kind}(): the handler must be a function, not {type(fn).__name__}")
+    event = Event(trigger, kind, index=len(blocks.events))
+    event.steps.append(Step(fn, _components(inputs, "inputs"), _components(outputs, "outputs"), reply))
     blocks.events.append(event)
     return Dependency(event)
 
 
-EventData = LikeData  # the only event data webchat's handlers receive
+@dataclass(frozen=True)
+class EventData:
+    """Gradio's base event data: what the event was about (its ``target`` component)."""
+
+    target: Any = None
+    _data: Any = None
 
 
 def validate(is_valid: bool, message: str) -> dict[str, Any]:
@@ -129,20 +155,37 @@ def validate(is_valid: bool, message: str) -> dict[str, Any]:
 
 
 def update(**changes: Any) -> dict[str, Any]:
-    """Gradio's ``gr.update(value=...)``: only ``value`` matters to webchat."""
+    """Gradio's ``gr.update(value=..., visible=..., interactive=..., choices=...)``: the new value
+    and properties of an output component (those not named stay as they are)."""
     return {"__type__": "update", **changes}
 
 
+DATA_TYPES = ("LikeData", "EventData", "SelectData", "RetryData", "UndoData", "EditData", "DeletedFileData")
+
+
 def event_args(fn: Callable[..., Any], args: list[Any], data: Any) -> list[Any]:
-    """``args`` plus Gradio's event data for parameters annotated ``gr.LikeData``/``gr.EventData``."""
+    """``args`` plus Gradio's event data, given wherever a parameter is annotated with one of
+    Gradio's event data classes (``gr.LikeData``, ``gr.SelectData``, ``gr.EventData``...)."""
     try:
         parameters = list(inspect.signature(fn).parameters.values())
     except (TypeError, ValueError):
         return args
-    result = list(args)
-    for parameter in parameters[len(args) :]:
+    given = iter(args)
+    result: list[Any] = []
+    for parameter in parameters:
         annotation = parameter.annotation
         name = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "")
-        if name.rsplit(".", 1)[-1] in ("LikeData", "EventData"):
+        if name.rsplit(".", 1)[-1] in DATA_TYPES:
             result.append(data)
+        elif parameter.kind is parameter.VAR_POSITIONAL:
+            result.extend(given)
+        else:
+            value = next(given, _MISSING)
+            if value is _MISSING:
+                break
+            result.append(value)
+    result.extend(given)
     return result
+
+
+_MISSING = object()

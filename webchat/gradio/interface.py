@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 from webchat.chat import ChatFunction, gradio_history, iterate_outputs, strip_echo, to_reply
 from webchat.errors import UnsupportedError
 from webchat.gradio import context
-from webchat.gradio.components import Chatbot, MultimodalTextbox, Textbox, form_component
+from webchat.gradio.components import Chatbot, Markdown, MultimodalTextbox, Textbox, form_component
+from webchat.gradio.events import listen
 from webchat.gradio.launch import build_app, launch
 from webchat.gradio.page import GradioPage, button_label
 from webchat.gradio.reasoning import Tags, split_reasoning
@@ -126,11 +127,11 @@ class ChatInterface:
             raise ValueError(
                 f"type={type!r} is not supported: webchat speaks Gradio's 'messages' format only"
             )
+        in_blocks = context.current_blocks() is not None
         _refuse(
-            additional_outputs=additional_outputs,
+            additional_outputs=additional_outputs if not in_blocks else None,
             js=js,
             head=head,
-            validator=validator,
             example_icons=example_icons,
         )
         if cache_examples:
@@ -144,11 +145,6 @@ class ChatInterface:
             )
         if flagging_mode not in (None, "never", "manual"):
             raise ValueError("Invalid value for `flagging_mode` parameter. Must be: 'manual' or 'never'.")
-        if context.current_blocks() is not None:
-            raise UnsupportedError(
-                "a ChatInterface inside gr.Blocks is not supported by webchat: launch the ChatInterface "
-                "itself, or build the chat layout with Blocks"
-            )
         if isinstance(fn, ChatInterface):
             fn = fn.fn
         multimodal = multimodal or isinstance(textbox, MultimodalTextbox)
@@ -182,6 +178,73 @@ class ChatInterface:
             greeting=chatbot.greeting if isinstance(chatbot, Chatbot) else (),
         )
         self.reasoning_tags = chatbot.reasoning_tags if isinstance(chatbot, Chatbot) else ()
+        self.chatbot: Chatbot | None = None
+        self.textbox: Textbox | None = None
+        self.page.validator = validator
+        self._parts = (chatbot, box, multimodal, inputs, _as_list(additional_outputs), title, description)
+        if in_blocks:
+            self._place(*self._parts)
+
+    def _place(
+        self,
+        chatbot: Chatbot | None,
+        box: Textbox | None,
+        multimodal: bool,
+        inputs: tuple[Any, ...],
+        outputs: list[Any],
+        title: str | None,
+        description: str | None,
+    ) -> None:
+        """Inside ``gr.Blocks``: the chat becomes part of the layout, where the ChatInterface is
+        made (its title, Chatbot, Textbox, and the additional inputs not rendered elsewhere, in an
+        accordion), and sending a message runs the chat function as Gradio's does."""
+        from webchat.gradio.blocks import Accordion, Column  # the layout module builds on this one
+
+        blocks = context.current_blocks()
+        with Column():
+            if title:
+                Markdown(f"# {title}")
+            if description:
+                Markdown(description)
+            self.chatbot = (
+                chatbot if isinstance(chatbot, Chatbot) else Chatbot(placeholder=self.page.chat_placeholder)
+            )
+            self.chatbot.render()
+            self.textbox = box or (
+                MultimodalTextbox() if multimodal else Textbox(placeholder=self.interface.placeholder)
+            )
+            self.textbox.render()
+            loose = [c for c in inputs if not c.is_rendered]
+            if loose:
+                with Accordion(self.page.inputs_label, open=self.page.inputs_open):
+                    for component in loose:
+                        component.render()
+        defaults = tuple(c.default() for c in inputs)
+        chat = GradioFunction(self.fn, self.concurrency_limit, defaults, self.reasoning_tags)
+        listen(
+            self.textbox,
+            "submit",
+            chat,
+            [self.textbox, self.chatbot, *inputs],
+            [self.chatbot, *outputs],
+            reply=True,
+        )
+        blocks.interfaces.append(self)
+
+    @property
+    def chatbot_value(self) -> Chatbot | None:
+        """Gradio's name for the Chatbot's value as an event input or output."""
+        return self.chatbot
+
+    def render(self) -> ChatInterface:
+        """Place a ChatInterface made earlier in the Blocks being built (Gradio's ``render()``)."""
+        if context.current_blocks() is not None and self.chatbot is None:
+            chatbot, box, _multimodal, inputs, outputs, _title, _description = self._parts
+            for component in (chatbot, box, *inputs, *outputs):
+                if component is not None:
+                    component.render()
+            self._place(*self._parts)
+        return self
 
     def app(self, settings: Settings | None = None) -> Flask:
         """The Flask app (for gunicorn, or to mount elsewhere)."""
@@ -205,7 +268,6 @@ def _refuse(**given: Any) -> None:
         "additional_outputs": "a chat function's reply is its only output",
         "js": "pages run no inline scripts",
         "head": "pages run no inline scripts",
-        "validator": "validate in the chat function and raise webchat.Error",
         "example_icons": "examples are text buttons",
     }
     for name, value in given.items():

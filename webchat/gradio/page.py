@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 from webchat.errors import InputError
 from webchat.gradio.components import FormComponent, MultimodalTextbox
-from webchat.web.page import Page
+from webchat.web.page import EventOutcome, Page
 
 if TYPE_CHECKING:
     from webchat.gradio.blocks import Blocks
+    from webchat.gradio.runtime import PageEvents
 
 
 @dataclass
@@ -32,12 +33,28 @@ class GradioPage:
     css: str = ""
     chat_placeholder: str | None = None
     blocks: Blocks | None = None
+    events: PageEvents | None = None
+    # ChatInterface(validator=fn): fn(message, *additional inputs) gives gr.validate(ok, why).
+    validator: Any = None
+
+    def run_event(
+        self, index: int | str, form: Mapping[str, Any], owner: str, history: list[dict[str, Any]]
+    ) -> EventOutcome:
+        """See :meth:`webchat.web.page.Program.run_event`."""
+        if self.events is None:
+            return EventOutcome(error="This page has no events: reload it.")
+        if index == "load":
+            return self.events.load(owner, history, form)
+        if index == "pending":
+            return self.events.pending(owner, history)
+        return self.events.run(int(index), form, owner, history)
 
     def read(self, form: Mapping[str, Any], owner: str) -> tuple[Any, ...]:
         """The extra arguments for the chat function, from the posted composer form of ``owner``."""
         if self.blocks is not None:
             return self._read_blocks(form, owner)
         values = [c.parse(form, f"input-{i}") for i, c in enumerate(self.inputs)]
+        self.validate(str(form.get("text") or form.get("example") or ""), values)
         example = form.get("example")
         if example and not str(form.get("text", "")).strip() and example in self.example_values:
             # An example given with values for the additional inputs sets them, as in Gradio.
@@ -49,12 +66,28 @@ class GradioPage:
     def _read_blocks(self, form: Mapping[str, Any], owner: str) -> tuple[Any, ...]:
         assert self.blocks is not None
         trigger = str(form.get("trigger") or "submit")
+        if not form.get("trigger") and form.get("example"):
+            trigger = "submit"
         if trigger == "submit" and not self.blocks.sends_on_enter:
             raise InputError("Enter does not send here: use the buttons.")
         if not self.blocks.trigger_steps(trigger):
             raise InputError("This page is out of date: reload it, then send again.")
         values = [c.parse(form, c.name) for c in self.blocks.form_inputs]
         return (trigger, owner, *values)
+
+    def validate(self, text: str, values: list[Any]) -> None:
+        """Run the program's validator (Gradio's ``validator=``) before the message is sent; its
+        message is shown next to the composer and the message stays in the box."""
+        if self.validator is None:
+            return
+        verdicts = self.validator(text, *values)
+        for verdict in verdicts if isinstance(verdicts, list | tuple) else [verdicts]:
+            if (
+                isinstance(verdict, Mapping)
+                and verdict.get("__type__") == "validate"
+                and not verdict.get("is_valid")
+            ):
+                raise InputError(str(verdict.get("message") or "This message was refused by the app."))
 
 
 def button_label(value: Any, default: str) -> str:
@@ -64,19 +97,30 @@ def button_label(value: Any, default: str) -> str:
     return str(value) if value else ""
 
 
-def page_for_blocks(blocks: Blocks) -> Page:
-    """The page of a Blocks layout: the chat page draws the layout (templates/blocks.html)."""
-    assert blocks.composer is not None and blocks.chatbot is not None
-    gradio = GradioPage(css=blocks.css, chat_placeholder=blocks.chatbot.placeholder, blocks=blocks)
-    box = blocks.composer
+def page_for_blocks(blocks: Blocks, events: PageEvents) -> Page:
+    """The page of a Blocks app (templates/blocks.html draws its layout); a ChatInterface placed in
+    it gives the chat its examples, as on its own page."""
+    chatbot, box = blocks.chatbot, blocks.composer
+    interface = blocks.interfaces[0].interface if blocks.interfaces else None
+    gradio = GradioPage(
+        css=blocks.css,
+        chat_placeholder=chatbot.placeholder if chatbot else None,
+        blocks=blocks,
+        events=events,
+    )
+    submit = button_label(box.submit_btn, "Send") if box is not None else ""
+    if interface is not None:
+        submit = interface.submit_label
     return Page(
         title=blocks.title,
-        placeholder=box.placeholder or "",
+        placeholder=(box.placeholder or "") if box is not None else "",
+        examples=interface.examples if interface else (),
+        example_labels=interface.example_labels if interface else (),
         gradio=gradio,
-        submit_label=button_label(box.submit_btn, "Send"),
+        submit_label=submit,
         stop_label="Stop",
         template="blocks.html",
         multimodal=isinstance(box, MultimodalTextbox),  # a text-and-files box: the composer takes files
-        avatar_images=blocks.chatbot.avatar_images,
-        greeting=blocks.chatbot.greeting,
+        avatar_images=chatbot.avatar_images if chatbot else (None, None),
+        greeting=chatbot.greeting if chatbot else (),
     )

@@ -46,6 +46,32 @@ def _insert_turn(db: Connection, turn: Turn) -> None:
     )
 
 
+def _turn_rows(
+    conversation_id: str, owner: str, runs: list[tuple[MessageKind, list[ChatMessage]]], now: float
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Rows for messages written at once (an import, a program's new Chatbot value): each input
+    and the reply after it one finished turn, as if written here, so replies have their controls."""
+    turn_rows: list[dict[str, Any]] = []
+    rows: list[dict[str, Any]] = []
+    has_reply = True
+    for kind, run in runs:
+        if kind == "input" or has_reply:
+            turn_rows.append(
+                {
+                    "id": new_id(),
+                    "conversation_id": conversation_id,
+                    "owner": owner,
+                    "status": "done",
+                    "created_at": now + len(turn_rows) * 1e-6,  # in order: the last is the last
+                    "finished_at": now,
+                }
+            )
+            has_reply = False
+        has_reply = has_reply or kind == "reply"
+        rows += [_message_row(conversation_id, turn_rows[-1]["id"], kind, m, now) for m in run]
+    return turn_rows, rows
+
+
 @contextmanager
 def _one_running_turn() -> Iterator[None]:
     """Turn the database's refusal of a second running turn (ux_turns_one_running) into TurnBusy."""
@@ -226,13 +252,7 @@ class Store:
         now = time.time()
         conversation = Conversation(new_id(), owner, title, now, now)
         runs = list(runs)
-        turn_rows: list[dict[str, Any]] = []
-        rows: list[dict[str, Any]] = []
-        for kind, run in runs:
-            if kind == "input" or not turn_rows or turn_rows[-1]["has_reply"]:
-                turn_rows.append({"id": new_id(), "has_reply": False})
-            turn_rows[-1]["has_reply"] = turn_rows[-1]["has_reply"] or kind == "reply"
-            rows += [_message_row(conversation.id, turn_rows[-1]["id"], kind, m, now) for m in run]
+        turn_rows, rows = _turn_rows(conversation.id, owner, runs, now)
         first_text = next((m.text for _, run in runs for m in run if m.role == "user" and m.text.strip()), "")
         with self._write() as db:
             db.execute(
@@ -245,23 +265,54 @@ class Store:
                 )
             )
             if turn_rows:
-                db.execute(
-                    turns.insert(),
-                    [
-                        {
-                            "id": t["id"],
-                            "conversation_id": conversation.id,
-                            "owner": owner,
-                            "status": "done",
-                            "created_at": now + index * 1e-6,  # in order: the last is the last
-                            "finished_at": now,
-                        }
-                        for index, t in enumerate(turn_rows)
-                    ],
-                )
+                db.execute(turns.insert(), turn_rows)
             if rows:
                 db.execute(messages.insert(), rows)
         return self.get_conversation(owner, conversation.id) or conversation
+
+    def rewrite(
+        self, conversation: Conversation, keep: int, runs: Iterable[tuple[MessageKind, list[ChatMessage]]]
+    ) -> None:
+        """Keep the conversation's first ``keep`` messages and put ``runs`` after them, in one
+        transaction (a program's handler set the Chatbot's value);
+        the new messages are finished turns, as imported ones are (turns left empty end as
+        edited, as an edit leaves them)."""
+        now = time.time()
+        runs = list(runs)
+        turn_rows, rows = _turn_rows(conversation.id, conversation.owner, runs, now)
+        with self._write() as db:
+            kept = db.execute(
+                select(messages.c.id)
+                .where(messages.c.conversation_id == conversation.id)
+                .order_by(messages.c.id)
+                .offset(keep)
+                .limit(1)
+            ).scalar()
+            if kept is not None:
+                db.execute(
+                    delete(messages).where(
+                        messages.c.conversation_id == conversation.id, messages.c.id >= kept
+                    )
+                )
+            used = select(messages.c.turn_id).where(
+                messages.c.conversation_id == conversation.id, messages.c.turn_id.is_not(None)
+            )
+            db.execute(
+                update(turns)
+                .where(
+                    turns.c.conversation_id == conversation.id,
+                    turns.c.status.not_in(("running", "edited", "undone")),
+                    turns.c.id.not_in(used),
+                )
+                .values(status="edited")
+            )
+            if turn_rows:
+                db.execute(turns.insert(), turn_rows)
+            if rows:
+                db.execute(messages.insert(), rows)
+            db.execute(
+                update(conversations).where(conversations.c.id == conversation.id).values(updated_at=now)
+            )
 
     def messages(
         self, conversation_id: str, *, limit: int | None = None, before: int | None = None

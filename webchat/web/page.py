@@ -10,10 +10,23 @@ layer calls the Gradio layer above it without importing it.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from webchat.messages import ChatMessage
+
+
+@dataclass
+class EventOutcome:
+    """What one event of a program's page changed: the components to draw again (the templates
+    draw each with ``partials/gr/component.html``; the web layer does not look inside them), the
+    Chatbot's new messages (None: unchanged), and what went wrong, if anything, next to which
+    component (its id; None: at the top of the page). A failed event changes nothing."""
+
+    shown: list[Any] = field(default_factory=list)
+    chat: list[ChatMessage] | None = None
+    error: str | None = None
+    error_at: int | None = None
 
 
 class Program(Protocol):
@@ -24,6 +37,14 @@ class Program(Protocol):
     def read(self, form: Mapping[str, Any], owner: str) -> tuple[Any, ...]:
         """The chat function's extra arguments from ``owner``'s posted composer form; raises
         ``webchat.errors.InputError`` for a value it refuses."""
+        ...
+
+    def run_event(
+        self, index: int, form: Mapping[str, Any], owner: str, history: list[dict[str, Any]]
+    ) -> EventOutcome:
+        """Run the page's event ``index`` with the posted form, for ``owner`` whose conversation
+        is ``history`` (messages format); "load" for the page's load events, "pending" for what
+        the chat event that just ended left to draw."""
         ...
 
 

@@ -97,7 +97,12 @@ def render_final(turn: Turn, snapshot: Snapshot | None) -> str:
         )
     [group] = groups(stored) or [Group("reply", turn.id)]
     return render_template(
-        "partials/reply.html", turn_id=turn.id, stored=group.messages, status=group.status, error=group.error
+        "partials/reply.html",
+        turn_id=turn.id,
+        stored=group.messages,
+        status=group.status,
+        error=group.error,
+        ended=True,  # a program's page draws what the reply's event left (partials/reply.html)
     )
 
 

@@ -86,14 +86,19 @@ def render_chat(
     return html, status
 
 
+def messages_html(conversation: Conversation) -> str:
+    """The inside of #messages: the conversation's newest messages, and its running reply."""
+    return render_template(
+        "partials/messages.html", conversation=conversation, **_messages_context(conversation)
+    )
+
+
 def render_messages(
     conversation: Conversation, *, composer_text: str | None = None, composer_files: Sequence[FileRecord] = ()
 ) -> Any:
     """The conversation's messages (the inside of #messages); optionally refill the composer: its
     text, and in a chat that takes files, its attachments (``composer_files``, sent again)."""
-    html = render_template(
-        "partials/messages.html", conversation=conversation, **_messages_context(conversation)
-    )
+    html = messages_html(conversation)
     if composer_text is not None:
         html += render_template("partials/composer_text.html", text=composer_text)
         if services().page.multimodal:

@@ -1,0 +1,92 @@
+"""The route of a program's page events (a Gradio Blocks app's clicks, changes, selects, loads).
+
+The page's htmx posts the layout's form to ``/events/<n>`` (``load`` when the page loads,
+``pending`` when a streamed reply ends); the program runs the handlers
+(:meth:`webchat.web.page.Program.run_event`) and this route answers out-of-band swaps of exactly
+what changed: each changed component drawn again by its partial, the messages when a handler set
+the Chatbot's value (stored first: the page shows what the store holds), and an error next to the
+component it concerns. A failed event changes nothing, so nothing the user had is lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Blueprint, abort, render_template, request
+from werkzeug.datastructures import MultiDict
+
+from webchat.conversation import history_dicts
+from webchat.errors import Error, Refused
+from webchat.store import Conversation
+from webchat.web import files as web_files
+from webchat.web.htmx import make_response as htmx_response
+from webchat.web.page import EventOutcome
+from webchat.web.services import services
+from webchat.web.session import current_owner
+from webchat.web.views import messages_html
+
+bp = Blueprint("events", __name__)
+
+
+@bp.post("/events/<name>")
+def run(name: str) -> Any:
+    program = services().page.gradio
+    if program is None or not (name in ("load", "pending") or name.isdigit()):
+        abort(404, description="This page has no such event: reload it.")
+    owner = current_owner()
+    conversation = _conversation(request.form.get("conversation_id", ""))
+    history = history_dicts(services().store.messages(conversation.id)) if conversation else []
+    try:
+        form = _with_uploads(owner)
+    except Refused as refused:
+        return _answer(EventOutcome(error=refused.message), conversation)
+    outcome = program.run_event(name if not name.isdigit() else int(name), form, owner, history)
+    if outcome.error is None:
+        try:
+            conversation = _store(owner, conversation, outcome)
+        except Error as error:  # over a limit, a reply still running, a file that cannot be shown
+            outcome = EventOutcome(error=error.message)
+    return _answer(outcome, conversation)
+
+
+def _conversation(conversation_id: str) -> Conversation | None:
+    if not conversation_id:
+        return None
+    return services().store.get_conversation(current_owner(), conversation_id)
+
+
+def _with_uploads(owner: str) -> Mapping[str, Any]:
+    """The posted form, with each posted file (an Image or File input) stored for the owner and
+    given to the program as its server path."""
+    form: MultiDict[str, Any] = MultiDict(request.form)
+    for field, posted in request.files.items(multi=False):
+        if not posted or not posted.filename:
+            continue
+        [record] = web_files.uploads().save(owner, [posted])
+        form[field] = str(web_files.uploads().path_of(record))
+    return form
+
+
+def _store(owner: str, conversation: Conversation | None, outcome: EventOutcome) -> Conversation | None:
+    """Keep the files the outputs show, and the Chatbot's new messages."""
+    uploads = web_files.uploads()
+    for shown in outcome.shown:
+        value = getattr(shown, "value", None)
+        if getattr(shown, "media", None) and isinstance(value, Mapping) and value.get("path"):
+            record = uploads.adopt(owner, conversation.id if conversation else None, value)
+            shown.value = uploads.filedata(record, web_files.file_url(record))
+    if outcome.chat is None:
+        return conversation
+    if conversation is None and not outcome.chat:
+        return None
+    keep = uploads.reply_files(owner, conversation.id if conversation else None, web_files.file_url)
+    return services().conversations.rewrite(owner, conversation, keep(outcome.chat))
+
+
+def _answer(outcome: EventOutcome, conversation: Conversation | None) -> Any:
+    messages = messages_html(conversation) if outcome.chat is not None and conversation is not None else None
+    html = render_template(
+        "partials/gr/outcome.html", outcome=outcome, conversation=conversation, messages=messages
+    )
+    return htmx_response(html, reswap="none")
