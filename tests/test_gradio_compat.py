@@ -1183,3 +1183,87 @@ def test_avatar_images_show_beside_the_messages(tmp_path):
     assert gr.Chatbot(avatar_images=("https://example.com/me.png", None)).avatar_images == (None, None)
     with pytest.raises(ValueError, match="not a local image file"):
         gr.Chatbot(avatar_images=(str(tmp_path / "missing.png"), None))
+
+
+# --- Page events: run in their request, answered with what changed ----------------------------------
+
+
+def post_event(client: Any, index: Any, **fields: Any) -> tuple[int, str]:
+    token = csrf(client)
+    response = client.post(
+        f"/events/{index}", data={"csrf_token": token, **fields}, headers={"HX-Request": "true"}
+    )
+    return response.status_code, response.get_data(as_text=True)
+
+
+def test_a_page_event_redraws_exactly_its_outputs(tmp_path):
+    def shout(text, times):
+        return text.upper() * times, gr.update(visible=False), gr.Button(interactive=False)
+
+    with gr.Blocks() as demo:
+        words = gr.Textbox(label="Words")
+        times = gr.Slider(1, 3, step=1, label="Times")
+        out = gr.Markdown("nothing yet")
+        other = gr.Markdown("untouched")
+        go = gr.Button("Go")
+        go.click(shout, [words, times], [out, other, go])
+    _, client = blocks_client(demo, tmp_path)
+    page = client.get("/").get_data(as_text=True)
+    assert f'hx-post="/events/0" hx-trigger="click from:#ctl-{go.id}"' in page
+    status, html = post_event(client, 0, **{words.name: "hi", times.name: "2"})
+    assert status == 200
+    assert f'id="gr-{out.id}"' in html and "HIHI" in html and 'hx-swap-oob="outerHTML"' in html
+    assert f'id="gr-{other.id}" class="gr-item gr-markdown" hidden' in html  # visible=False
+    assert f'id="ctl-{go.id}" class="gr-button secondary" disabled' in html  # interactive=False
+    assert f'id="gr-{words.id}"' not in html  # not an output: not drawn again
+
+
+def test_bad_input_and_a_failing_handler_are_said_and_change_nothing(tmp_path):
+    def fail(n):
+        raise gr.Error("That did not work.")
+
+    with gr.Blocks() as demo:
+        n = gr.Number(label="N", minimum=0)
+        state = gr.State(0)
+        out = gr.Markdown()
+        count = gr.Button("Count")
+        count.click(lambda n, s: (f"{n}", s + 1), [n, state], [out, state])
+        gr.Button("Fail").click(fail, n, out)
+    app, client = blocks_client(demo, tmp_path)
+    status, html = post_event(client, 0, **{n.name: "-1"})
+    assert status == 200 and f'id="gr-{n.id}-error"' in html and "less than the minimum" in html
+    status, html = post_event(client, 0, **{n.name: "abc"})
+    assert "is not a number" in html
+    status, html = post_event(client, 1, **{n.name: "2"})
+    assert "That did not work." in html and f'id="gr-{out.id}" ' not in html
+    status, html = post_event(client, 0, **{n.name: "2"})
+    assert f'id="gr-{out.id}"' in html  # the State counted only the event that ran
+    chat = app.extensions["webchat"].runner.chat_fn
+    assert [v[state.id] for v in chat.sessions.values.values()] == [1]
+    assert post_event(client, 99)[1].count("out of date") == 1
+    assert post_event(client, "nope")[0] == 404
+
+
+def test_a_chatbot_output_becomes_the_stored_conversation(tmp_path):
+    def prefill(choice):
+        if choice == "Greeting":
+            return [{"role": "user", "content": "Hi there!"}, {"role": "assistant", "content": "Hello!"}]
+        return []
+
+    with gr.Blocks() as demo:
+        radio = gr.Radio(["Greeting", "Blank"])
+        chat = gr.ChatInterface(lambda m, h: f"echo {m}")
+        radio.change(prefill, radio, chat.chatbot_value)
+    app, client = blocks_client(demo, tmp_path)
+    status, html = post_event(client, demo.events[-1].index, **{radio.name: "0"})
+    assert status == 200 and "Hello!" in html and 'id="conversation-id"' in html
+    store = app.extensions["webchat"].store
+    [conversation] = store.list_conversations(store_owner(app, client))
+    assert [m.message.content for m in store.messages(conversation.id)] == ["Hi there!", "Hello!"]
+    status, html = post_event(client, demo.events[-1].index, conversation_id=conversation.id, **{radio.name: "1"})
+    assert store.messages(conversation.id) == []
+
+
+def store_owner(app: Any, client: Any) -> str:
+    with client.session_transaction() as session:
+        return "s:" + session["sid"]

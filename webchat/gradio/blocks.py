@@ -298,9 +298,10 @@ class Blocks(Container):
             return
         if event.kind == "like":
             for step in event.steps:
-                if step.outputs:
+                if step.inputs or step.outputs:
                     raise UnsupportedError(
-                        "Chatbot.like() handlers update nothing in webchat: outputs are not supported"
+                        "Chatbot.like() handlers get the gr.LikeData only in webchat: inputs and "
+                        "outputs are not supported"
                     )
 
     # What the page and the routes need.
