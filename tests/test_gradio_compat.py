@@ -1260,7 +1260,9 @@ def test_a_chatbot_output_becomes_the_stored_conversation(tmp_path):
     store = app.extensions["webchat"].store
     [conversation] = store.list_conversations(store_owner(app, client))
     assert [m.message.content for m in store.messages(conversation.id)] == ["Hi there!", "Hello!"]
-    status, html = post_event(client, demo.events[-1].index, conversation_id=conversation.id, **{radio.name: "1"})
+    status, html = post_event(
+        client, demo.events[-1].index, conversation_id=conversation.id, **{radio.name: "1"}
+    )
     assert store.messages(conversation.id) == []
 
 
