@@ -94,7 +94,7 @@ def environment(
             env[component.id] = component.default()
         else:
             env[component.id] = component.value
-    for component in _states(blocks, []):  # State(render=False) used only by events
+    for component in _states(blocks):  # State(render=False) used only by events
         env.setdefault(component.id, saved.get(component.id, component.initial()))
     env.update(posted)
     if blocks.chatbot is not None:
@@ -102,7 +102,8 @@ def environment(
     return env
 
 
-def _states(blocks: Blocks, events: list[Event]) -> list[State]:
+def _states(blocks: Blocks) -> list[State]:
+    """Every State an event reads or writes (placed in the layout or not)."""
     found = {id(c): c for e in blocks.events for c in [*e.inputs, *e.outputs] if isinstance(c, State)}
     return list(found.values())
 
@@ -110,7 +111,7 @@ def _states(blocks: Blocks, events: list[Event]) -> list[State]:
 def kept_values(blocks: Blocks, env: Mapping[int, Any]) -> dict[int, Any]:
     """What is kept per session after an event: State values, and display components' values
     where an output changed them (the others are their components' own)."""
-    kept = {c.id: env[c.id] for c in _states(blocks, []) if c.id in env}
+    kept = {c.id: env[c.id] for c in _states(blocks) if c.id in env}
     for component in blocks.walk():
         if isinstance(component, FormComponent | Chatbot | State) or component.id not in env:
             continue
