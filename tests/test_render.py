@@ -391,3 +391,13 @@ def test_math_errors_show_the_source_instead_of_raising() -> None:
     html = render_markdown("bad $\\frac{1}{$ and\n\n$$\n\\begin{matrix\n$$")
     assert '<code class="math-error">\\frac{1}{</code>' in html
     assert '<pre class="math-error">' in html
+
+
+def test_a_programs_html_keeps_layout_tags_and_loses_what_runs():
+    from webchat.render import render_html, render_layout_markdown
+
+    html = render_html('<center><h1 style="color:red" onclick="x()">T</h1><script>alert(1)</script></center>')
+    assert html == "<center><h1>T</h1></center>"
+    assert render_layout_markdown("<center><h1>Write</h1></center>") == "<center><h1>Write</h1></center>"
+    assert "<form" not in render_html('<form action="/x"><input name="a"></form><iframe src="//x"></iframe>')
+    assert "javascript" not in render_html('<a href="javascript:alert(1)">x</a>')

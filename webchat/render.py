@@ -560,11 +560,19 @@ _CLEAN_CONTENT_TAGS = {
     "xmp", "plaintext", "object", "embed", "svg", "select",
 }  # fmt: skip
 LINK_REL = "noopener noreferrer nofollow"
+# A gr.HTML or gr.Markdown component of a program's page may use layout HTML (Gradio's demos centre
+# a title with <center><h1>); the same policy as messages otherwise: no scripts, styles, forms,
+# frames or attributes that run anything, links and images by the same URL rules.
+_LAYOUT_TAGS = {
+    "div", "center", "b", "i", "u", "small", "sub", "sup", "mark", "dl", "dt", "dd", "details",
+    "summary", "figure", "figcaption", "caption", "tfoot", "kbd", "abbr", "del", "ins",
+}  # fmt: skip
 
 
-@lru_cache(maxsize=8)
-def _cleaner(files_prefix: str) -> nh3.Cleaner:
-    """One nh3 Cleaner per files_prefix (an app has one): allowlists are converted once."""
+@lru_cache(maxsize=16)
+def _cleaner(files_prefix: str, layout: bool = False) -> nh3.Cleaner:
+    """One nh3 Cleaner per files_prefix (an app has one): allowlists are converted once. With
+    ``layout``, a program's own HTML also keeps layout tags (_LAYOUT_TAGS)."""
     _check_prefix(files_prefix)
 
     def attribute_filter(tag: str, attr: str, value: str) -> str | None:
@@ -575,9 +583,11 @@ def _cleaner(files_prefix: str) -> nh3.Cleaner:
         return value
 
     return nh3.Cleaner(
-        tags=set(ALLOWED_TAGS),
+        tags=set(ALLOWED_TAGS | _LAYOUT_TAGS) if layout else set(ALLOWED_TAGS),
         clean_content_tags=_CLEAN_CONTENT_TAGS,
-        attributes=ALLOWED_ATTRIBUTES,
+        attributes={**ALLOWED_ATTRIBUTES, "abbr": {"title"}, "details": {"open"}}
+        if layout
+        else ALLOWED_ATTRIBUTES,
         attribute_filter=attribute_filter,
         allowed_classes=ALLOWED_CLASSES,
         url_schemes=set(LINK_SCHEMES) | {"data"},  # data: narrowed to images by attribute_filter
@@ -620,39 +630,6 @@ def render_inline(text: str, *, files_prefix: str = "/files/") -> Markup:
     return Markup(cleaner.clean(html))
 
 
-# A gr.HTML or gr.Markdown component of a program's page may use layout HTML (Gradio's demos centre
-# a title with <center><h1>); the same policy as messages otherwise: no scripts, styles, forms,
-# frames or attributes that run anything, links and images by the same URL rules.
-_LAYOUT_TAGS = {
-    "div", "center", "b", "i", "u", "small", "sub", "sup", "mark", "dl", "dt", "dd", "details",
-    "summary", "figure", "figcaption", "caption", "tfoot", "kbd", "abbr", "del", "ins",
-}  # fmt: skip
-
-
-@lru_cache(maxsize=8)
-def _layout_cleaner(files_prefix: str) -> nh3.Cleaner:
-    _check_prefix(files_prefix)
-
-    def attribute_filter(tag: str, attr: str, value: str) -> str | None:
-        if attr == "href":
-            return value if link_allowed(value) else None
-        if attr == "src":
-            return value if tag == "img" and image_allowed(value, files_prefix) else None
-        return value
-
-    return nh3.Cleaner(
-        tags=set(ALLOWED_TAGS | _LAYOUT_TAGS),
-        clean_content_tags=_CLEAN_CONTENT_TAGS,
-        attributes={**ALLOWED_ATTRIBUTES, "abbr": {"title"}, "details": {"open"}},
-        attribute_filter=attribute_filter,
-        allowed_classes=ALLOWED_CLASSES,
-        url_schemes=set(LINK_SCHEMES) | {"data"},
-        link_rel=LINK_REL,
-        set_tag_attribute_values={"a": {"target": "_blank"}},
-        strip_comments=True,
-    )
-
-
 def _build_layout_markdown() -> MarkdownIt:
     md = _build_markdown()
     md.options["html"] = True  # the cleaner, not the parser, keeps the page safe here
@@ -665,7 +642,7 @@ _MD_LAYOUT = _build_layout_markdown()
 def render_html(html: str, *, files_prefix: str = "/files/") -> Markup:
     """A program's HTML (``gr.HTML``) -> the same HTML, sanitised: layout tags stay, anything that
     could run or restyle the page goes."""
-    return Markup(_layout_cleaner(files_prefix).clean(html))
+    return Markup(_cleaner(files_prefix, layout=True).clean(html))
 
 
 def render_layout_markdown(text: str, *, files_prefix: str = "/files/") -> Markup:
@@ -675,7 +652,7 @@ def render_layout_markdown(text: str, *, files_prefix: str = "/files/") -> Marku
         html = _MD_LAYOUT.render(text, {"files_prefix": files_prefix, "budget": Budget()})
     except OverBudget:
         return Markup("<p>") + render_plain(text) + Markup("</p>")
-    return Markup(_layout_cleaner(files_prefix).clean(html))
+    return Markup(_cleaner(files_prefix, layout=True).clean(html))
 
 
 def render_code(code: str, language: str | None) -> Markup:
