@@ -521,7 +521,11 @@ def test_media_helpers_say_what_they_need():
 def test_media_helpers_are_exported_from_the_package():
     import webchat
 
-    assert webchat.Image is media.Image and webchat.Plot is media.Plot and "Gallery" in webchat.__all__
+    # gr.Image(...) is media in a reply and a component while a Blocks is built, as in Gradio.
+    assert isinstance(webchat.Image("/a/cat.png"), media.Image)
+    assert webchat.Plot is media.Plot and "Gallery" in webchat.__all__
+    with webchat.Blocks():
+        assert isinstance(webchat.Image(), webchat.gradio.components.Image)
 
 
 @pytest.fixture(autouse=True, scope="module")

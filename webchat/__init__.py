@@ -39,8 +39,8 @@ def __getattr__(name: str) -> Any:
         return getattr(importlib.import_module(module), name)
     if name in _GRADIO_UNSUPPORTED:
         raise UnsupportedError(
-            f"gr.{name} is not supported by webchat: it runs Gradio chat programs (ChatInterface and a "
-            "small Blocks subset for chat layouts); see the README's 'Gradio compatibility' table"
+            f"gr.{name} is not supported by webchat: it runs Gradio chat programs (ChatInterface, and "
+            "Blocks apps around a chat); see the README's 'Gradio compatibility' table"
         )
     raise AttributeError(f"module 'webchat' has no attribute {name!r}")
 
