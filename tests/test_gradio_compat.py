@@ -662,6 +662,156 @@ def test_like_handlers_get_gradios_like_data(tmp_path):
     assert liked == [(1, "liked?", False)]
 
 
+# --- The Chatbot's own events: retry, undo, edit, clear, option_select, example_select, and unload ----
+
+RETRY_UNDO_LIKE = Path(__file__).parent / "gradio_programs" / "chatbot_retry_undo_like.py"
+
+
+def stored(app: Any) -> list[Any]:
+    return [(r, c) for r, c in replies(app) if r != "system"]
+
+
+def test_retry_handlers_stream_a_new_reply_from_gradios_retry_data(tmp_path):
+    program = run_program(RETRY_UNDO_LIKE.read_text())
+    demo = program["demo"]
+    seen: list[Any] = []
+    retry = program["handle_retry"]
+
+    def handle_retry(history, retry_data: gr.RetryData):
+        seen.append((retry_data.index, retry_data.value, [m["role"] for m in history]))
+        yield from retry(history, retry_data)
+
+    [event] = [e for e in demo.events if e.kind == "retry"]
+    event.steps[0].fn = handle_retry
+    app, client = blocks_client(demo, tmp_path)
+    send(client, "hello")
+    assert stored(app)[-1] == ("assistant", "Answer 1 to: hello ")
+    store = app.extensions["webchat"].store
+    turn = store.last_turn(_conversation(app))
+    page = client.get(f"/c/{_conversation(app)}").get_data(as_text=True)
+    assert f'action="/turns/{turn.id}/retry"' in page  # Retry runs the handlers as a streamed turn
+    response = client.post(
+        f"/turns/{turn.id}/retry", data={"csrf_token": csrf(client)}, headers={"HX-Request": "true"}
+    )
+    assert response.status_code == 200 and "hx-ws:connect" in response.get_data(as_text=True)
+    assert stored(app) == [("user", "hello"), ("assistant", "Answer 2 to: hello ")]
+    # Gradio's RetryData: the user's message, at its place in the Chatbot's value.
+    [(index, value, roles)] = seen
+    assert index == 0 and value == [{"text": "hello", "type": "text"}] and roles == ["user"]
+
+
+def test_undo_handlers_get_gradios_undo_data_and_set_the_chat_and_the_box(tmp_path):
+    demo = run_program(RETRY_UNDO_LIKE.read_text())["demo"]
+    app, client = blocks_client(demo, tmp_path)
+    send(client, "first")
+    replies(app)
+    send(client, "second", conversation_id=_conversation(app))
+    assert [c for _, c in stored(app)][-1] == "Answer 2 to: second "
+    page = client.get(f"/c/{_conversation(app)}").get_data(as_text=True)
+    assert 'hx-post="/events/undo"' in page and "/undo" not in page.replace("/events/undo", "")
+    status, html = post_event(client, "undo", conversation_id=_conversation(app))
+    assert status == 200
+    assert stored(app) == [("user", "first"), ("assistant", "Answer 1 to: first ")]
+    assert ">second</textarea>" in html and "You are a friendly" not in html  # the box has the text back
+    assert 'id="messages" hx-swap-oob="innerHTML"' in html
+
+
+def test_edit_in_place_runs_the_edit_handlers_and_the_chatbots_change_listeners(tmp_path):
+    edits: list[Any] = []
+
+    def edited(data: gr.EditData):
+        edits.append((data.index, data.value, data.previous_value))
+        return f"from {data.previous_value} to {data.value} at {data.index}"
+
+    with gr.Blocks() as demo:
+        chatbot = gr.Chatbot(editable="user")
+        add = gr.Button("Add")
+        joined = gr.Textbox(label="All")
+        said = gr.Textbox(label="Edited")
+        add.click(
+            lambda h: [*h, {"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}],
+            chatbot,
+            chatbot,
+        )
+        chatbot.change(lambda h: "|".join(m["content"][0]["text"] for m in h), chatbot, joined)
+        chatbot.edit(edited, None, said)
+    app, client = blocks_client(demo, tmp_path)
+    post_event(client, 0)
+    post_event(client, 0, conversation_id=_conversation(app))
+    conversation = _conversation(app)
+    store = app.extensions["webchat"].store
+    messages = store.messages(conversation)
+    page = client.get(f"/c/{conversation}").get_data(as_text=True)
+    assert page.count('class="edit"') == 2  # user messages only (editable="user")
+    form = client.get(f"/messages/{messages[2].ref}/edit", headers={"HX-Request": "true"}).get_data(
+        as_text=True
+    )
+    assert 'hx-post="/events/edit"' in form and ">Save<" in form
+    status, html = post_event(
+        client, "edit", conversation_id=conversation, message=messages[2].ref, text="hello"
+    )
+    assert status == 200 and edits == [(2, "hello", "hi")]
+    assert [m.message.content for m in store.messages(conversation)] == ["hi", "yo", "hello", "yo"]
+    assert "from hi to hello at 2" in html and "hi|yo|hello|yo" in html  # .edit, then .change
+    # Bad input: said, and nothing changes.
+    for fields, words in [
+        ({"message": messages[0].ref, "text": " "}, "empty"),
+        ({"message": "nope"}, "out of date"),
+    ]:
+        status, html = post_event(client, "edit", conversation_id=conversation, **fields)
+        assert words in html and len(edits) == 1
+    assert [m.message.content for m in store.messages(conversation)] == ["hi", "yo", "hello", "yo"]
+
+
+def test_options_examples_and_clear_run_the_chatbots_handlers(tmp_path):
+    chosen: list[Any] = []
+
+    def answer(history):
+        return [
+            *history,
+            {"role": "assistant", "content": "Pick", "options": [{"value": "A"}, {"value": "B"}]},
+        ]
+
+    def pick(history, data: gr.SelectData):
+        chosen.append((data.index, data.value))
+        return [*history, {"role": "user", "content": f"picked {data.value}"}]
+
+    def example(data: gr.SelectData, history):
+        chosen.append((data.index, data.value))
+        return [*history, {"role": "user", "content": data.value["text"]}]
+
+    with gr.Blocks() as demo:
+        chatbot = gr.Chatbot(examples=[{"text": "Hi"}, {"text": "Tell me", "display_text": "Tell"}])
+        note = gr.Markdown("full")
+        chatbot.example_select(example, chatbot, chatbot).then(answer, chatbot, chatbot)
+        chatbot.option_select(pick, chatbot, chatbot)
+        chatbot.clear(lambda: "emptied", None, note)
+    app, client = blocks_client(demo, tmp_path)
+    page = client.get("/").get_data(as_text=True)
+    assert 'hx-post="/events/example_select"' in page and ">Tell</button>" in page
+    status, html = post_event(client, "example_select", example="1")
+    assert status == 200 and chosen == [(1, {"text": "Tell me", "files": []})]
+    conversation = _conversation(app)
+    page = client.get(f"/c/{conversation}").get_data(as_text=True)
+    assert 'hx-post="/events/option_select"' in page and "hx-vals='{\"option\": 1}'" in page
+    post_event(client, "option_select", conversation_id=conversation, option="1")
+    assert chosen[-1] == (1, "B")
+    assert [c for _, c in stored(app)] == ["Tell me", "Pick", "picked B"]
+    assert "out of date" in post_event(client, "option_select", conversation_id=conversation, option="5")[1]
+    status, html = post_event(client, "clear", conversation_id=conversation)
+    assert stored(app) == [] and "emptied" in html
+
+
+def test_unload_handlers_run_when_the_page_is_left(tmp_path):
+    left: list[int] = []
+    with gr.Blocks() as demo:
+        gr.Chatbot()
+        demo.unload(lambda: left.append(1))
+    _, client = blocks_client(demo, tmp_path)
+    assert 'data-unload="/events/unload"' in client.get("/").get_data(as_text=True)
+    assert post_event(client, "unload")[0] == 200 and left == [1]
+
+
 # --- What is not supported fails while the program builds, saying what ------------------------------
 
 
@@ -672,11 +822,6 @@ UNSUPPORTED = [
         "gr.Dataframe is not supported",
     ),
     ("a key_up event", "with gr.Blocks():\n    gr.Textbox().key_up(print)", "gr.Textbox.key_up() is not"),
-    (
-        "a retry handler",
-        "with gr.Blocks():\n    c = gr.Chatbot()\n    c.retry(print, c, c)",
-        "handlers of its own are not run yet",
-    ),
     (
         "two Chatbots",
         "with gr.Blocks():\n    gr.Chatbot()\n    gr.Chatbot()",

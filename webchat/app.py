@@ -124,6 +124,7 @@ def create_app(
             client_rate=client_rate,
             client_max_running_turns=settings.client_max_running_turns,
             greeting=page.greeting,
+            retry_inputs=page.retry_inputs,
         ),
         page=page,
         tokens=TokenStore(store.engine),

@@ -178,14 +178,20 @@ def strip_echo(items: list[Any], history: list[Any], message: Any) -> list[Any]:
         and all(a is b or _same_message(a, b) for a, b in zip(items, history, strict=False))
     ):
         items = items[len(history) :]
+    # A system message a function puts first (Gradio's guide starts an empty history with one)
+    # stays in the reply, ahead of what follows the echo.
+    system = 0
+    while system < len(items) and _role(items[system]) == "system":
+        system += 1
+    lead, items = items[:system], items[system:]
     text = message.get("text") if isinstance(message, Mapping) else message
     if items and _role(items[0]) == "user" and _content(items[0]) == text:
-        return items[1:]
+        return [*lead, *items[1:]]
     if isinstance(message, Mapping):  # a text-and-files message, echoed in whatever shape
         files = {str(f) for f in message.get("files") or []}
         while items and _role(items[0]) == "user" and _echoes(items[0], text, files):
             items = items[1:]
-    return items
+    return [*lead, *items]
 
 
 def _echoes(item: Any, text: Any, files: set[str]) -> bool:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,10 +63,15 @@ def message_for(inputs: Sequence[StoredMessage], multimodal: bool) -> Any:
     return {"text": text, "files": files}
 
 
+def in_history(stored: StoredMessage) -> bool:
+    """Is this stored message part of the history (not the empty row of a failed reply)?"""
+    return not (stored.status != "complete" and stored.message.content == "")
+
+
 def history_dicts(stored: Iterable[StoredMessage]) -> list[dict[str, Any]]:
     """The ``history`` a chat function receives (and an export holds): plain message dicts,
     without the empty rows of failed replies."""
-    return [m.message.to_dict() for m in stored if not (m.status != "complete" and m.message.content == "")]
+    return [m.message.to_dict() for m in stored if in_history(m)]
 
 
 def runs(messages: Iterable[ChatMessage]) -> Iterator[tuple[MessageKind, list[ChatMessage]]]:
@@ -100,6 +105,7 @@ class Conversations:
         client_rate: RateWindow | None = None,
         client_max_running_turns: int = 0,
         greeting: Sequence[ChatMessage] = (),
+        retry_inputs: Callable[[tuple[Any, ...]], tuple[Any, ...]] | None = None,
     ) -> None:
         self.store = store
         self.runner = runner
@@ -112,6 +118,8 @@ class Conversations:
         self.client_max_running_turns = client_max_running_turns
         self.greeting = tuple(greeting)  # what every new conversation starts with (a first reply)
         self.multimodal = multimodal  # the chat takes files: ``message`` is Gradio's dict
+        # A retried turn's extra inputs from the ones it ran with (a program's page decides).
+        self.retry_inputs = retry_inputs or (lambda extra: extra)
         self.histories = HistoryCache(store)
         self.lock = threading.Lock()
 
@@ -175,7 +183,7 @@ class Conversations:
             turn = self.store.restart_turn(old, self.runner.id, client)
             inputs = self.store.turn_messages(turn.id, "input")
             stored = self.store.history_before(old.conversation_id, inputs[0].id) if inputs else []
-            extra = self.store.turn_inputs(old.id)
+            extra = self.retry_inputs(self.store.turn_inputs(old.id))
             self.store.save_turn_inputs(turn.id, extra)
             self.runner.start(turn, message_for(inputs, self.multimodal), history_dicts(stored), extra)
         return turn

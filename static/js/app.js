@@ -169,6 +169,15 @@
     status.replaceChildren(p);
   });
 
+  // A Gradio program's demo.unload handlers run when the page is left (a beacon outlives it).
+  addEventListener("pagehide", () => {
+    const unload = $("[data-unload]");
+    if (!unload) return;
+    const data = new FormData();
+    data.set("csrf_token", csrf());
+    navigator.sendBeacon(unload.dataset.unload, data);
+  });
+
   document.addEventListener("DOMContentLoaded", () => {
     const box = $("#composer-text");
     if (box) grow(box);

@@ -241,9 +241,12 @@ class Blocks(Container):
         return None
 
     def _sends(self, event: Event) -> bool:
-        """Is this a chat event: does it send the composer's message and update the Chatbot?"""
+        """Is this a chat event: does it send the composer's message and update the Chatbot?
+        (``chatbot.retry`` handlers that update the Chatbot are one too: their reply streams.)"""
         if self.composer is None or self.chatbot not in event.outputs:
             return False
+        if event.kind == "retry":
+            return event.trigger is self.chatbot
         if event.kind == "submit":
             return event.trigger is self.composer
         return event.kind == "click" and self.composer in event.inputs
@@ -275,10 +278,9 @@ class Blocks(Container):
         stored conversation is not produced again on reload)."""
         return listen(self, "load", fn, inputs, outputs)
 
-    def unload(self, *_args: Any, **_kwargs: Any) -> Any:
-        raise UnsupportedError(
-            "Blocks.unload() is not supported by webchat: it runs nothing when a page closes"
-        )
+    def unload(self, fn: Any = None, **_options: Any) -> Dependency:
+        """Run ``fn`` (it takes no inputs, as in Gradio) when a visitor's page is closed or left."""
+        return listen(self, "unload", fn, None, None)
 
     def route(self, *_args: Any, **_kwargs: Any) -> Any:
         raise UnsupportedError("Blocks.route() is not supported by webchat: a program has one page")
@@ -310,10 +312,11 @@ class Blocks(Container):
         return self.events[index] if 0 <= index < len(self.events) else None
 
     def trigger_steps(self, trigger: str) -> list[Any]:
-        """The handlers of a chat event: "submit" (Enter in the composer) or "event:<index>"."""
-        if trigger == "submit":
+        """The handlers of a chat event: "submit" (Enter in the composer), "retry" (the Chatbot's
+        retry handlers) or "event:<index>"."""
+        if trigger in ("submit", "retry"):
             return [
-                s for e in self.events if e.index in self.chat_events and e.kind == "submit" for s in e.steps
+                s for e in self.events if e.index in self.chat_events and e.kind == trigger for s in e.steps
             ]
         if trigger.startswith(("event:", "click:")):
             kind, _, number = trigger.partition(":")
@@ -363,6 +366,33 @@ class Blocks(Container):
     @property
     def loads(self) -> list[Event]:
         return [e for e in self.events if e.kind == "load"]
+
+    @property
+    def unloads(self) -> list[Event]:
+        return [e for e in self.events if e.kind == "unload"]
+
+    def handles(self, kind: str) -> bool:
+        """Has the Chatbot page-event handlers of this kind ("undo", "edit", "option_select"...)?
+        Then its control runs them (webchat.gradio.runtime.PageEvents.chatbot) instead of what
+        webchat does by itself."""
+        return self.chatbot is not None and bool(self.listeners(self.chatbot, kind))
+
+    @property
+    def retries(self) -> str:
+        """What the Retry control does: "turn" (run the reply's chat event, or the Chatbot's retry
+        handlers, again as a streamed reply), "event" (retry handlers that give no reply: a page
+        event) or "" (no Retry: nothing sends messages here)."""
+        if self.handles("retry"):
+            return "event"
+        return "turn" if self.chat_events else ""
+
+    def edits(self, role: str) -> bool:
+        """May a message of this role be edited? With ``gr.Chatbot(editable=...)`` the edit is made
+        in place and the edit handlers run; without, only a sent message is, sending it again
+        (when messages are sent here)."""
+        if self.chatbot is not None and self.chatbot.edits:
+            return self.chatbot.edits == "all" or role == "user"
+        return role == "user" and bool(self.chat_events)
 
     # Serving.
 

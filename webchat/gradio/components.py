@@ -55,14 +55,10 @@ REFUSED_EVENTS = {
     "play": "media play in the browser alone",
     "pause": "media play in the browser alone",
     "stream": "webchat takes recorded files, not live streams",
-    "retry": "its Retry button runs the reply's event again; handlers of its own are not run yet",
-    "undo": "its Undo button removes the last turn; handlers of its own are not run yet",
-    "edit": "its Edit form sends the message again; handlers of its own are not run yet",
-    "clear": "its Clear button starts a new chat; handlers of its own are not run yet",
-    "option_select": "an option button sends its value as the next message; handlers are not run yet",
-    "example_select": "examples of a Chatbot in Blocks are not shown yet",
 }
-GRADIO_EVENTS = EVENTS | frozenset(REFUSED_EVENTS)
+# The Chatbot's own events (methods of gr.Chatbot), with the event data their handlers get.
+CHATBOT_EVENTS = frozenset({"retry", "undo", "edit", "clear", "option_select", "example_select"})
+GRADIO_EVENTS = EVENTS | CHATBOT_EVENTS | frozenset(REFUSED_EVENTS)
 # What gr.update(...) (or a component returned by a handler) may change of a component.
 UPDATABLE = frozenset(
     {
@@ -699,9 +695,14 @@ class Chatbot(Component):
         # conversation's history, as in Gradio.
         self.greeting = _greeting(value)
         self.reasoning_tags = tags_of(options.pop("reasoning_tags", None))
+        # Gradio's editable="user" | "all": which messages may be edited in place.
+        edits = options.pop("editable", None)
+        if edits not in (None, False, "user", "all"):
+            raise ValueError(f"gr.Chatbot(editable={edits!r}): give 'user', 'all' or None")
+        self.edits: str | None = edits or None
         super().__init__(None, **options)
         self.placeholder = placeholder
-        self.examples = examples
+        self.examples = [_example(e) for e in examples or []]
         self.avatar_images = avatar_paths(avatar_images)
 
     def postprocess(self, value: Any) -> list[ChatMessage]:
@@ -720,6 +721,50 @@ class Chatbot(Component):
     ) -> Dependency:
         """Run ``fn`` with a ``gr.LikeData`` when a reply is liked or disliked."""
         return self._listen("like", fn, inputs, outputs)
+
+    # The Chatbot's events, as Gradio names them. Each handler gets Gradio's event data where a
+    # parameter asks for it: RetryData and UndoData (the last user message: its index in the
+    # Chatbot's value and its content), EditData (the message edited, its new and previous
+    # text), SelectData (the option or example chosen). See webchat.gradio.blocks for how each runs.
+
+    def retry(
+        self, fn: Callable[..., Any] | None, inputs: Any = None, outputs: Any = None, **_options: Any
+    ) -> Dependency:
+        """Run ``fn`` (with a ``gr.RetryData``) when Retry is pressed; its Chatbot values stream
+        as the new reply."""
+        return self._listen("retry", fn, inputs, outputs)
+
+    def undo(
+        self, fn: Callable[..., Any] | None, inputs: Any = None, outputs: Any = None, **_options: Any
+    ) -> Dependency:
+        """Run ``fn`` (with a ``gr.UndoData``) when Undo is pressed, instead of removing the last turn."""
+        return self._listen("undo", fn, inputs, outputs)
+
+    def edit(
+        self, fn: Callable[..., Any] | None, inputs: Any = None, outputs: Any = None, **_options: Any
+    ) -> Dependency:
+        """Run ``fn`` (with a ``gr.EditData``) once a message was edited in place."""
+        return self._listen("edit", fn, inputs, outputs)
+
+    def clear(
+        self, fn: Callable[..., Any] | None, inputs: Any = None, outputs: Any = None, **_options: Any
+    ) -> Dependency:
+        """Run ``fn`` when the chat is cleared (a new chat starts)."""
+        return self._listen("clear", fn, inputs, outputs)
+
+    def option_select(
+        self, fn: Callable[..., Any] | None, inputs: Any = None, outputs: Any = None, **_options: Any
+    ) -> Dependency:
+        """Run ``fn`` (with a ``gr.SelectData``) when an option under the last reply is chosen,
+        instead of sending it as the next message."""
+        return self._listen("option_select", fn, inputs, outputs)
+
+    def example_select(
+        self, fn: Callable[..., Any] | None, inputs: Any = None, outputs: Any = None, **_options: Any
+    ) -> Dependency:
+        """Run ``fn`` (with a ``gr.SelectData`` whose value is ``{"text", "files"}``) when one of
+        the Chatbot's examples is chosen in an empty chat."""
+        return self._listen("example_select", fn, inputs, outputs)
 
 
 class Button(Component):
@@ -795,6 +840,25 @@ def form_component(value: Any) -> FormComponent:
         f"gr.{name} as an additional input is not supported by webchat "
         "(supported: Textbox, Slider, Number, Checkbox, Dropdown, Radio)"
     )
+
+
+def _example(example: Any) -> dict[str, Any]:
+    """One of ``gr.Chatbot(examples=[...])``: Gradio's ``{"text", "display_text", "icon", "files"}``
+    (a bare string is its text). Files must be local (the page shows them from this server)."""
+    if isinstance(example, str):
+        example = {"text": example}
+    if not isinstance(example, Mapping):
+        raise ValueError(f"gr.Chatbot(examples=...): each example is a dict or a string, not {example!r}")
+    files = example.get("files") or []
+    files = [files] if isinstance(files, str | Path) else list(files)
+    for file in files:
+        if not Path(str(file)).is_file():
+            raise ValueError(f"gr.Chatbot(examples=...): {file!r} is not a file on this machine")
+    return {
+        "text": example.get("text") or "",
+        "display_text": example.get("display_text") or example.get("text") or "",
+        "files": [str(f) for f in files],
+    }
 
 
 def _greeting(value: Any) -> tuple[ChatMessage, ...]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from webchat.errors import InputError
-from webchat.gradio.components import FormComponent, MultimodalTextbox
+from webchat.gradio.components import CHATBOT_EVENTS, FormComponent, MultimodalTextbox
 from webchat.web.page import EventOutcome, Page
 
 if TYPE_CHECKING:
@@ -47,7 +47,20 @@ class GradioPage:
             return self.events.load(owner, history, form)
         if index == "pending":
             return self.events.pending(owner, history)
+        if index == "unload":
+            self.events.unload(owner)
+            return EventOutcome()
+        if index in CHATBOT_EVENTS:
+            return self.events.chatbot(str(index), form, owner, history)
         return self.events.run(int(index), form, owner, history)
+
+    def retry_inputs(self, extra: tuple[Any, ...]) -> tuple[Any, ...]:
+        """See :meth:`webchat.web.page.Program.retry_inputs`: a Blocks app whose Chatbot has retry
+        handlers runs them (the "retry" trigger) instead of the reply's own event."""
+        blocks = self.blocks
+        if blocks is None or not extra or not blocks.trigger_steps("retry"):
+            return extra
+        return ("retry", *extra[1:])
 
     def read(self, form: Mapping[str, Any], owner: str) -> tuple[Any, ...]:
         """The extra arguments for the chat function, from the posted composer form of ``owner``."""

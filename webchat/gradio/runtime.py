@@ -17,6 +17,7 @@ become the streamed reply; the other outputs are kept as *pending* and drawn whe
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
@@ -31,12 +32,22 @@ from webchat.gradio.components import (
     State,
     _Choices,
 )
-from webchat.gradio.events import Event, LikeData, SelectData, Step, event_args
+from webchat.gradio.events import (
+    EditData,
+    Event,
+    LikeData,
+    RetryData,
+    SelectData,
+    Step,
+    UndoData,
+    event_args,
+)
 from webchat.web.page import EventOutcome
 
 if TYPE_CHECKING:
     from webchat.gradio.blocks import Blocks
 
+log = logging.getLogger("webchat")
 MAX_SESSIONS = 10_000  # browser sessions whose values are kept in memory
 CHANGE_DEPTH = 3  # outputs that fire .change listeners that change outputs...: at most this deep
 
@@ -227,13 +238,18 @@ class BlocksChat:
         posted = {c.id: v for c, v in zip(blocks.form_inputs, values, strict=False)}
         posted[blocks.composer.id] = message
         env = environment(blocks, self.sessions.saved(owner), posted, history)
+        data = None
+        if trigger == "retry":
+            # Gradio's retry handlers get the Chatbot up to the user's message, and its place.
+            env[chatbot.id] = gradio_history([*history, *user_messages(message)])
+            data = RetryData(index=len(chat), value=env[chatbot.id][-1]["content"])
         changes: Changes = {}
         try:
             for step in steps:
                 if step.reply:
                     yield from self._reply(step, env, chat, message, changes)
                     continue
-                for ran in run_steps(blocks, [step], env, None, changes):
+                for ran in run_steps(blocks, [step], env, data, changes):
                     if chatbot in ran.outputs and chatbot.id in changes:
                         yield strip_echo(list(env[chatbot.id] or []), chat, message)
         finally:
@@ -262,9 +278,8 @@ class BlocksChat:
                 yield reply
         finally:
             outputs.close()
-        user = {"role": "user", "content": message if isinstance(message, str) else message.get("text", "")}
         replied = [m.to_dict() for m in (to_messages(reply) if reply is not None else [])]
-        env[self.blocks.chatbot.id] = gradio_history([*chat, user, *replied])
+        env[self.blocks.chatbot.id] = gradio_history([*chat, *user_messages(message), *replied])
 
     def liked(self, index: int, value: Any, liked: bool) -> None:
         """Run the Chatbot.like handlers with Gradio's LikeData."""
@@ -275,6 +290,15 @@ class BlocksChat:
                     if step.fn is not None:
                         for _ in iterate_outputs(step.fn, *event_args(step.fn, [], data)):
                             pass
+
+
+def user_messages(message: Any) -> list[dict[str, Any]]:
+    """The user's message as message dicts: its files (a text-and-files message), then its text."""
+    if isinstance(message, Mapping):
+        files = [{"role": "user", "content": {"path": str(f)}} for f in message.get("files") or []]
+        text = message.get("text") or ""
+        return [*files, *([{"role": "user", "content": text}] if text else [])]
+    return [{"role": "user", "content": message}]
 
 
 class PageEvents:
@@ -313,6 +337,36 @@ class PageEvents:
             outcome.chat = None  # a stored conversation is not produced again on reload
         return outcome
 
+    def chatbot(
+        self, kind: str, form: Mapping[str, Any], owner: str, history: list[dict[str, Any]]
+    ) -> EventOutcome:
+        """One of the Chatbot's own events ("undo", "retry", "edit", "clear", "option_select",
+        "example_select"), run with Gradio's event data for it, taken from the posted form and
+        the conversation. As in Gradio's page, "clear" and "edit" change the Chatbot's value
+        themselves before the handlers run; the others change only what the handlers give."""
+        chatbot = self.blocks.chatbot
+        if chatbot is None:
+            return EventOutcome(error="This page is out of date: reload it, then try again.")
+        events = self.blocks.listeners(chatbot, kind)
+        try:
+            data, changed = _chatbot_data(kind, chatbot, form, history)
+            posted = self._posted_all(events, form)
+        except InputError as error:
+            return EventOutcome(error=error.message, error_at=getattr(error, "component", None))
+        return self._run(events, posted, owner, history, data, chat_value=changed)
+
+    def unload(self, owner: str) -> None:
+        """Run the ``demo.unload`` handlers (a visitor's page was closed); a failure is logged."""
+        for event in self.blocks.unloads:
+            for step in event.steps:
+                if step.fn is None:
+                    continue
+                try:
+                    for _ in iterate_outputs(step.fn):
+                        pass
+                except Exception:
+                    log.exception("an unload handler failed")
+
     def pending(self, owner: str, history: list[dict[str, Any]]) -> EventOutcome:
         """The outputs of the chat event that just ended, with the Chatbot's .change listeners."""
         changes = self.sessions.take_pending(owner)
@@ -337,11 +391,17 @@ class PageEvents:
         owner: str,
         history: list[dict[str, Any]],
         data: Any,
+        chat_value: list[dict[str, Any]] | None = None,
     ) -> EventOutcome:
+        """Run the events' handlers; ``chat_value``: the Chatbot's new value before they run (the
+        page changed it: an edit, a clear)."""
         blocks = self.blocks
         env = environment(blocks, self.sessions.saved(owner), posted, history)
         changes: Changes = {}
-        trigger = getattr(events[0].trigger, "id", None)
+        if chat_value is not None and blocks.chatbot is not None:
+            env[blocks.chatbot.id] = chat_value
+            changes[blocks.chatbot.id] = {"value": chat_value}
+        trigger = getattr(events[0].trigger, "id", None) if events else None
         try:
             for event in events:
                 for _ in run_steps(blocks, event.steps, env, data, changes):
@@ -405,6 +465,58 @@ class PageEvents:
             if change and not isinstance(component, State | Chatbot):
                 shown.append(component.updated({k: v for k, v in change.items()}))
         return shown
+
+
+def _chatbot_data(
+    kind: str, chatbot: Chatbot, form: Mapping[str, Any], history: list[dict[str, Any]]
+) -> tuple[Any, list[dict[str, Any]] | None]:
+    """Gradio's event data for a Chatbot event from the posted form, and the Chatbot's value when
+    the page itself changes it (None: unchanged). InputError when the form names nothing valid.
+    An edit names its message by its place in ``history`` (``message_index``); Gradio's index is
+    its place in the Chatbot's value, where a user's files and text are one message."""
+    value = gradio_history(history)
+    if kind in ("undo", "retry"):
+        users = [i for i, m in enumerate(value) if m["role"] == "user"]
+        if not users:
+            raise InputError("There is no message to " + kind + " yet.")
+        index = users[-1]
+        made = UndoData if kind == "undo" else RetryData
+        return made(index=index, value=value[index]["content"]), None
+    if kind == "clear":
+        return None, []
+    if kind == "edit":
+        position = _posted_int(form, "message_index", len(history))
+        index = len(gradio_history(history[: position + 1])) - 1
+        message, text = value[index], str(form.get("text", ""))
+        if not text.strip():
+            raise InputError("The edited message is empty; type something or cancel.")
+        if chatbot.edits != "all" and message["role"] != "user":
+            raise InputError("Only your own messages can be edited here.")
+        blocks = message["content"]
+        previous = next((b["text"] for b in blocks if b.get("type") == "text"), "")
+        edited = [dict(m) for m in value]
+        edited[index]["content"] = [
+            *(b for b in blocks if b.get("type") != "text"),
+            {"text": text, "type": "text"},
+        ]
+        return EditData(index=index, value=text, previous_value=previous), edited
+    if kind == "option_select":
+        options = (value[-1].get("options") or []) if value else []
+        index = _posted_int(form, "option", len(options))
+        return SelectData(index=index, value=options[index].get("value")), None
+    if kind == "example_select":
+        index = _posted_int(form, "example", len(chatbot.examples))
+        example = chatbot.examples[index]
+        return SelectData(index=index, value={"text": example["text"], "files": example["files"]}), None
+    raise InputError("This page is out of date: reload it, then try again.")
+
+
+def _posted_int(form: Mapping[str, Any], name: str, count: int) -> int:
+    """A posted position among ``count`` things; InputError when it is not one."""
+    raw = str(form.get(name, ""))
+    if not raw.isdigit() or int(raw) >= count:
+        raise InputError("This page is out of date: reload it, then try again.")
+    return int(raw)
 
 
 def _failure(error: BaseException) -> str:

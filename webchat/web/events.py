@@ -16,7 +16,7 @@ from typing import Any
 from flask import Blueprint, abort, render_template, request
 from werkzeug.datastructures import MultiDict
 
-from webchat.conversation import history_dicts
+from webchat.conversation import history_dicts, in_history
 from webchat.errors import Error, Refused
 from webchat.store import Conversation
 from webchat.web import files as web_files
@@ -29,18 +29,28 @@ from webchat.web.views import messages_html
 bp = Blueprint("events", __name__)
 
 
+# The events a page sends by name; the others are numbered (their place in the program).
+NAMED = frozenset(
+    {"load", "pending", "unload", "undo", "retry", "edit", "clear", "option_select", "example_select"}
+)
+
+
 @bp.post("/events/<name>")
 def run(name: str) -> Any:
     program = services().page.gradio
-    if program is None or not (name in ("load", "pending") or name.isdigit()):
+    if program is None or not (name in NAMED or name.isdigit()):
         abort(404, description="This page has no such event: reload it.")
     owner = current_owner()
     conversation = _conversation(request.form.get("conversation_id", ""))
-    history = history_dicts(services().store.messages(conversation.id)) if conversation else []
+    stored = services().store.messages(conversation.id) if conversation else []
+    history = history_dicts(stored)
     try:
         form = _with_uploads(owner)
     except Refused as refused:
         return _answer(EventOutcome(error=refused.message), conversation)
+    if "message" in form:  # a message of the conversation, by its ref: its place in ``history``
+        kept = [m for m in stored if in_history(m)]
+        form["message_index"] = next((str(i) for i, m in enumerate(kept) if m.ref == form["message"]), "")
     outcome = program.run_event(name if not name.isdigit() else int(name), form, owner, history)
     if outcome.error is None:
         try:

@@ -44,7 +44,13 @@ class Program(Protocol):
     ) -> EventOutcome:
         """Run the page's event ``index`` with the posted form, for ``owner`` whose conversation
         is ``history`` (messages format); "load" for the page's load events, "pending" for what
-        the chat event that just ended left to draw."""
+        the chat event that just ended left to draw, "unload" when the page was closed, and the
+        Chatbot's own events by name ("undo", "edit", "clear", "option_select"...)."""
+        ...
+
+    def retry_inputs(self, extra: tuple[Any, ...]) -> tuple[Any, ...]:
+        """The chat function's extra arguments for running a turn again, from the ones it ran
+        with (a program may run other handlers on Retry)."""
         ...
 
 
@@ -80,3 +86,7 @@ class Page:
     def read_inputs(self, form: Mapping[str, Any], owner: str) -> tuple[Any, ...]:
         """The chat function's extra arguments from a posted composer form (none without a program)."""
         return self.gradio.read(form, owner) if self.gradio is not None else ()
+
+    def retry_inputs(self, extra: tuple[Any, ...]) -> tuple[Any, ...]:
+        """The extra arguments of a turn run again (see :meth:`Program.retry_inputs`)."""
+        return self.gradio.retry_inputs(extra) if self.gradio is not None else extra
