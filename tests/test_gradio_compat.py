@@ -1114,6 +1114,15 @@ def test_launch_honours_gradios_server_variables(monkeypatch, tmp_path):
     assert 'action="/chat/turns"' in app.test_client().get("/chat/").get_data(as_text=True)
     gr.ChatInterface(lambda m, h: "ok").launch(server_port=9000)  # launch()'s own argument first
     assert served[-1][2] == 9000
+    monkeypatch.setenv("GRADIO_MAX_FILE_SIZE", "5mb")
+    gr.ChatInterface(lambda m, h: "ok").launch()
+    assert served[-1][0].extensions["webchat"].settings.max_file_size == 5 * 1024**2
+    gr.ChatInterface(lambda m, h: "ok").launch(max_file_size=1000)  # launch()'s own argument first
+    assert served[-1][0].extensions["webchat"].settings.max_file_size == 1000
+    monkeypatch.setenv("GRADIO_MAX_FILE_SIZE", "lots")
+    with pytest.raises(ValueError, match="max_file_size must be a number of bytes or like '5mb'"):
+        gr.ChatInterface(lambda m, h: "ok").launch()
+    monkeypatch.delenv("GRADIO_MAX_FILE_SIZE")
     monkeypatch.setenv("GRADIO_SERVER_PORT", "seventy")
     with pytest.raises(ValueError, match="GRADIO_SERVER_PORT must be a port number"):
         gr.ChatInterface(lambda m, h: "ok").launch()

@@ -49,7 +49,6 @@ IGNORED_LAUNCH = frozenset(
         "blocked_paths",
         "app_kwargs",
         "state_session_capacity",
-        "max_file_size",
         "enable_monitoring",
         "strict_cors",
         "ssr_mode",
@@ -74,6 +73,7 @@ def launch(
     auth: Any = None,
     root_path: str | None = None,
     css: str | None = None,
+    max_file_size: int | str | None = None,
     **options: Any,
 ) -> None:
     """Serve until interrupted; prints the URL. Arguments as Gradio's ``launch()``."""
@@ -96,6 +96,9 @@ def launch(
         "port": port or server_port or _env_port(),
     }
     root_path = root_path or os.environ.get("GRADIO_ROOT_PATH") or None
+    size = max_file_size or os.environ.get("GRADIO_MAX_FILE_SIZE") or None
+    if size is not None:
+        cli["max_file_size"] = file_size(size)
     if auth is not None:
         cli["auth"] = _auth_pairs(auth)
     settings = Settings.load(cli)
@@ -106,6 +109,25 @@ def launch(
     if root_path:
         app.wsgi_app = PrefixMiddleware(app.wsgi_app, root_path)  # type: ignore[method-assign]
     serve(app, settings.host, settings.port)
+
+
+SIZE_UNITS = {"b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3}
+
+
+def file_size(value: int | str) -> int:
+    """Gradio's ``max_file_size``: bytes, or a string such as ``"5mb"`` (kb, mb, gb are powers of 1024)."""
+    if isinstance(value, int) and value > 0:
+        return value
+    text = str(value).strip().lower().replace(" ", "")
+    number = text.rstrip("kmgb")
+    unit = text[len(number) :] or "b"
+    try:
+        size = float(number) * SIZE_UNITS[unit]
+    except (ValueError, KeyError):
+        size = 0
+    if size < 1:
+        raise ValueError(f"max_file_size must be a number of bytes or like '5mb', not {value!r}")
+    return int(size)
 
 
 def _env_port() -> int | None:
