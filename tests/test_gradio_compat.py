@@ -793,11 +793,15 @@ def test_options_examples_and_clear_run_the_chatbots_handlers(tmp_path):
     assert status == 200 and chosen == [(1, {"text": "Tell me", "files": []})]
     conversation = _conversation(app)
     page = client.get(f"/c/{conversation}").get_data(as_text=True)
-    assert 'hx-post="/events/option_select"' in page and "hx-vals='{\"option\": 1}'" in page
-    post_event(client, "option_select", conversation_id=conversation, option="1")
+    assert 'hx-post="/events/option_select"' in page and 'hx-vals=\'{"option": 1, "value": "B"}\'' in page
+    post_event(client, "option_select", conversation_id=conversation, option="1", value="B")
     assert chosen[-1] == (1, "B")
     assert [c for _, c in stored(app)] == ["Tell me", "Pick", "picked B"]
-    assert "out of date" in post_event(client, "option_select", conversation_id=conversation, option="5")[1]
+    for option, value in [("5", "B"), ("0", "B"), ("x", "A")]:
+        html = post_event(client, "option_select", conversation_id=conversation, option=option, value=value)[
+            1
+        ]
+        assert "out of date" in html and len(chosen) == 2
     status, html = post_event(client, "clear", conversation_id=conversation)
     assert stored(app) == [] and "emptied" in html
 

@@ -501,9 +501,14 @@ def _chatbot_data(
         ]
         return EditData(index=index, value=text, previous_value=previous), edited
     if kind == "option_select":
-        options = (value[-1].get("options") or []) if value else []
-        index = _posted_int(form, "option", len(options))
-        return SelectData(index=index, value=options[index].get("value")), None
+        # The option by its place under its message and its value (any message's options show).
+        index = _posted_int(form, "option", 1 << 16)
+        chosen = str(form.get("value", ""))
+        for message in reversed(value):
+            options = message.get("options") or []
+            if index < len(options) and str(options[index].get("value")) == chosen:
+                return SelectData(index=index, value=options[index].get("value")), None
+        raise InputError("This page is out of date: reload it, then try again.")
     if kind == "example_select":
         index = _posted_int(form, "example", len(chatbot.examples))
         example = chatbot.examples[index]
