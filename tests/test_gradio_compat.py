@@ -781,7 +781,10 @@ def test_options_examples_and_clear_run_the_chatbots_handlers(tmp_path):
         return [*history, {"role": "user", "content": data.value["text"]}]
 
     with gr.Blocks() as demo:
-        chatbot = gr.Chatbot(examples=[{"text": "Hi"}, {"text": "Tell me", "display_text": "Tell"}])
+        chatbot = gr.Chatbot(
+            examples=[{"text": "Hi"}, {"text": "Tell me", "display_text": "Tell"}],
+            placeholder='<h1 style="color: #FFF" onclick="x()">Welcome</h1>',
+        )
         note = gr.Markdown("full")
         chatbot.example_select(example, chatbot, chatbot).then(answer, chatbot, chatbot)
         chatbot.option_select(pick, chatbot, chatbot)
@@ -789,6 +792,7 @@ def test_options_examples_and_clear_run_the_chatbots_handlers(tmp_path):
     app, client = blocks_client(demo, tmp_path)
     page = client.get("/").get_data(as_text=True)
     assert 'hx-post="/events/example_select"' in page and ">Tell</button>" in page
+    assert "<h1>Welcome</h1>" in page  # a placeholder's HTML, sanitised as gr.HTML is (Gradio shows it)
     status, html = post_event(client, "example_select", example="1")
     assert status == 200 and chosen == [(1, {"text": "Tell me", "files": []})]
     conversation = _conversation(app)
