@@ -671,6 +671,23 @@ def avatar_paths(images: tuple[Any, Any] | None) -> tuple[str | None, str | None
     return (paths[0], paths[1])
 
 
+def _listener(kind: str, doc: str) -> Callable[..., Dependency]:
+    """A listener method of a component's own event (``chatbot.retry(fn, inputs, outputs)``)."""
+
+    def listener(
+        self: Component,
+        fn: Callable[..., Any] | None = None,
+        inputs: Any = None,
+        outputs: Any = None,
+        **_options: Any,
+    ) -> Dependency:
+        return self._listen(kind, fn, inputs, outputs)
+
+    listener.__name__ = listener.__qualname__ = kind
+    listener.__doc__ = doc
+    return listener
+
+
 class Chatbot(Component):
     """The conversation. ``type="messages"`` is accepted (it is the only format, as in Gradio 6)."""
 
@@ -716,55 +733,24 @@ class Chatbot(Component):
                 f"the Chatbot's value must be messages in Gradio's messages format: {error}"
             ) from None
 
-    def like(
-        self, fn: Callable[..., Any] | None, inputs: Any = None, outputs: Any = None, **_options: Any
-    ) -> Dependency:
-        """Run ``fn`` with a ``gr.LikeData`` when a reply is liked or disliked."""
-        return self._listen("like", fn, inputs, outputs)
-
     # The Chatbot's events, as Gradio names them. Each handler gets Gradio's event data where a
-    # parameter asks for it: RetryData and UndoData (the last user message: its index in the
-    # Chatbot's value and its content), EditData (the message edited, its new and previous
+    # parameter asks for it: LikeData, RetryData and UndoData (the last user message: its index in
+    # the Chatbot's value and its content), EditData (the message edited, its new and previous
     # text), SelectData (the option or example chosen). See webchat.gradio.blocks for how each runs.
-
-    def retry(
-        self, fn: Callable[..., Any] | None, inputs: Any = None, outputs: Any = None, **_options: Any
-    ) -> Dependency:
-        """Run ``fn`` (with a ``gr.RetryData``) when Retry is pressed; its Chatbot values stream
-        as the new reply."""
-        return self._listen("retry", fn, inputs, outputs)
-
-    def undo(
-        self, fn: Callable[..., Any] | None, inputs: Any = None, outputs: Any = None, **_options: Any
-    ) -> Dependency:
-        """Run ``fn`` (with a ``gr.UndoData``) when Undo is pressed, instead of removing the last turn."""
-        return self._listen("undo", fn, inputs, outputs)
-
-    def edit(
-        self, fn: Callable[..., Any] | None, inputs: Any = None, outputs: Any = None, **_options: Any
-    ) -> Dependency:
-        """Run ``fn`` (with a ``gr.EditData``) once a message was edited in place."""
-        return self._listen("edit", fn, inputs, outputs)
-
-    def clear(
-        self, fn: Callable[..., Any] | None, inputs: Any = None, outputs: Any = None, **_options: Any
-    ) -> Dependency:
-        """Run ``fn`` when the chat is cleared (a new chat starts)."""
-        return self._listen("clear", fn, inputs, outputs)
-
-    def option_select(
-        self, fn: Callable[..., Any] | None, inputs: Any = None, outputs: Any = None, **_options: Any
-    ) -> Dependency:
-        """Run ``fn`` (with a ``gr.SelectData``) when an option under the last reply is chosen,
-        instead of sending it as the next message."""
-        return self._listen("option_select", fn, inputs, outputs)
-
-    def example_select(
-        self, fn: Callable[..., Any] | None, inputs: Any = None, outputs: Any = None, **_options: Any
-    ) -> Dependency:
-        """Run ``fn`` (with a ``gr.SelectData`` whose value is ``{"text", "files"}``) when one of
-        the Chatbot's examples is chosen in an empty chat."""
-        return self._listen("example_select", fn, inputs, outputs)
+    like = _listener("like", "Run ``fn`` with a ``gr.LikeData`` when a reply is liked or disliked.")
+    retry = _listener(
+        "retry", "Run ``fn`` (with a ``gr.RetryData``) when Retry is pressed; its Chatbot values stream."
+    )
+    undo = _listener("undo", "Run ``fn`` (with a ``gr.UndoData``) when Undo is pressed, instead of removing.")
+    edit = _listener("edit", "Run ``fn`` (with a ``gr.EditData``) once a message was edited in place.")
+    clear = _listener("clear", "Run ``fn`` when the chat is cleared.")
+    option_select = _listener(
+        "option_select", "Run ``fn`` (with a ``gr.SelectData``) when an option under a reply is chosen."
+    )
+    example_select = _listener(
+        "example_select",
+        "Run ``fn`` (with a ``gr.SelectData``, value ``{'text', 'files'}``) when an example is chosen.",
+    )
 
 
 class Button(Component):
