@@ -48,7 +48,7 @@ class GradioPage:
         if index == "pending":
             return self.events.pending(owner, history)
         if index == "unload":
-            self.events.unload(owner)
+            self.events.unload()
             return EventOutcome()
         if index in CHATBOT_EVENTS:
             return self.events.chatbot(str(index), form, owner, history)

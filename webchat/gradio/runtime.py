@@ -355,7 +355,7 @@ class PageEvents:
             return EventOutcome(error=error.message, error_at=getattr(error, "component", None))
         return self._run(events, posted, owner, history, data, chat_value=changed)
 
-    def unload(self, owner: str) -> None:
+    def unload(self) -> None:
         """Run the ``demo.unload`` handlers (a visitor's page was closed); a failure is logged."""
         for event in self.blocks.unloads:
             for step in event.steps:
