@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import json
 import os
 import re
 import socket
@@ -537,6 +538,37 @@ def test_concurrency_limit_makes_replies_wait_their_turn():
     assert max(most) == 1
 
 
+def test_queue_default_concurrency_limit_is_the_limit_of_chats_without_their_own():
+    gate, lock = threading.Event(), threading.Lock()
+    running: list[int] = []
+
+    def slow(message, history):
+        with lock:
+            running.append(1)
+        gate.wait(60)
+        return "done"
+
+    assert gr.ChatInterface(slow).queue(default_concurrency_limit=2).concurrency_limit == 2
+    assert (
+        gr.ChatInterface(slow, concurrency_limit=3).queue(default_concurrency_limit=1).concurrency_limit == 3
+    )
+    assert gr.ChatInterface(slow).queue(default_concurrency_limit=None).concurrency_limit is None
+    with gr.Blocks() as demo:
+        chat = gr.ChatInterface(slow)
+    demo.queue(default_concurrency_limit=2)  # after the chat was placed, as programs call it
+    threads = [threading.Thread(target=lambda: list(stream_reply(chat.chat, "x", []))) for _ in range(3)]
+    try:
+        for t in threads:
+            t.start()
+        wait_for(lambda: len(running) == 2)
+        assert not chat.chat.slots.acquire(blocking=False)  # the third waits for a slot
+    finally:
+        gate.set()
+        for t in threads:
+            t.join(60)
+    assert len(running) == 3
+
+
 # --- Blocks ---------------------------------------------------------------------------------------
 
 
@@ -761,6 +793,124 @@ def test_edit_in_place_runs_the_edit_handlers_and_the_chatbots_change_listeners(
         status, html = post_event(client, "edit", conversation_id=conversation, **fields)
         assert words in html and len(edits) == 1
     assert [m.message.content for m in store.messages(conversation)] == ["hi", "yo", "hello", "yo"]
+
+
+def test_an_editable_all_chatbot_edits_replies_in_place(tmp_path):
+    edits: list[Any] = []
+
+    def edited(data: gr.EditData):
+        edits.append((data.index, data.value, data.previous_value))
+
+    with gr.Blocks() as demo:
+        chatbot = gr.Chatbot(editable="all")
+        add = gr.Button("Add")
+        add.click(
+            lambda h: [*h, {"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}],
+            chatbot,
+            chatbot,
+        )
+        chatbot.edit(edited, None, None)
+    app, client = blocks_client(demo, tmp_path)
+    post_event(client, 0)
+    conversation = _conversation(app)
+    store = app.extensions["webchat"].store
+    reply = store.messages(conversation)[1]
+    page = client.get(f"/c/{conversation}").get_data(as_text=True)
+    assert page.count('class="edit') == 2  # the message and the reply (editable="all")
+    form = client.get(f"/messages/{reply.ref}/edit", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "Edit the reply" in form and 'hx-post="/events/edit"' in form
+    status, _ = post_event(client, "edit", conversation_id=conversation, message=reply.ref, text="hey")
+    assert status == 200 and edits == [(1, "hey", "yo")]
+    assert [m.message.content for m in store.messages(conversation)] == ["hi", "hey"]
+
+
+def test_an_editable_user_chatbot_offers_no_edit_of_replies(tmp_path):
+    with gr.Blocks() as demo:
+        chatbot = gr.Chatbot(editable="user")
+        gr.Button("Add").click(
+            lambda h: [*h, {"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}],
+            chatbot,
+            chatbot,
+        )
+    app, client = blocks_client(demo, tmp_path)
+    post_event(client, 0)
+    reply = app.extensions["webchat"].store.messages(_conversation(app))[1]
+    assert client.get(f"/messages/{reply.ref}/edit", headers={"HX-Request": "true"}).status_code == 404
+
+
+def echo_markup(message, history):
+    return "**bold** and $x^2$"
+
+
+@pytest.mark.parametrize(
+    ("options", "present", "absent"),
+    [
+        (
+            {},
+            ["<strong>bold</strong>", "<math", 'data-copy aria-label="Copy reply"'],
+            ["Copy chat", "ungrouped"],
+        ),
+        ({"render_markdown": False}, ["**bold** and $x^2$"], ["<strong>", "<math"]),
+        ({"latex_delimiters": []}, ["<strong>bold</strong>", "$x^2$"], ["<math"]),
+        ({"latex_delimiters": [{"left": "$", "right": "$", "display": False}]}, ["<math"], []),
+        ({"show_copy_button": False}, [], ["data-copy aria-label"]),
+        ({"buttons": ["copy_all"]}, ["Copy chat"], ["data-copy aria-label"]),
+        ({"buttons": ["copy", "copy_all"]}, ["Copy chat", 'data-copy aria-label="Copy reply"'], []),
+        ({"group_consecutive_messages": False}, ['class="messages ungrouped"'], []),
+    ],
+)
+def test_chatbot_display_options(tmp_path, options, present, absent):
+    demo = gr.ChatInterface(echo_markup, chatbot=gr.Chatbot(**options))
+    app = demo.app(settings_for(tmp_path))
+    client = app.test_client()
+    send(client, "hi")
+    replies(app)
+    page = client.get(f"/c/{_conversation(app)}").get_data(as_text=True)
+    for text in present:
+        assert text in page, text
+    for text in absent:
+        assert text not in page, text
+
+
+def test_feedback_options_leave_out_buttons_and_name_the_option_chosen(tmp_path):
+    heard: list[Any] = []
+
+    def vote(data: gr.LikeData):
+        heard.append((data.index, data.liked))
+
+    with gr.Blocks() as demo:
+        chatbot = gr.Chatbot(feedback_options=("Like", "Spam", "Wrong"))
+        box = gr.Textbox()
+        box.submit(
+            lambda m, h: [*h, {"role": "user", "content": m}, {"role": "assistant", "content": "ok"}],
+            [box, chatbot],
+            chatbot,
+        )
+        chatbot.like(vote, None, None)
+    app, client = blocks_client(demo, tmp_path)
+    send(client, "hi", trigger="submit")
+    replies(app)
+    conversation = _conversation(app)
+    store = app.extensions["webchat"].store
+    reply = store.messages(conversation)[-1]
+    page = client.get(f"/c/{conversation}").get_data(as_text=True)
+    assert 'value="like"' in page and 'value="dislike"' not in page
+    assert 'value="Spam"' in page and 'value="Wrong"' in page
+    token = csrf(client)
+    answer = client.post(
+        f"/messages/{reply.ref}/feedback",
+        data={"csrf_token": token, "value": "Spam"},
+        headers={"HX-Request": "true"},
+    )
+    assert answer.status_code == 200 and heard == [(1, "Spam")]
+    assert store.get_message(conversation, reply.id).feedback == -1  # kept as a dislike
+    bad = client.post(
+        f"/messages/{reply.ref}/feedback",
+        data={"csrf_token": token, "value": "Nope"},
+        headers={"HX-Request": "true"},
+    )
+    assert bad.status_code == 400 and "like, Spam, Wrong" in bad.get_data(as_text=True)
+    assert len(heard) == 1
 
 
 def test_options_examples_and_clear_run_the_chatbots_handlers(tmp_path):
@@ -1169,6 +1319,130 @@ def test_gradios_clear_idiom_in_chromium(tmp_path, watched):
         # ended (its socket closed) before the server stops: a socket cut off logs an error
         expect(watched.locator(".reply").last).not_to_have_class(re.compile("streaming"), timeout=30_000)
     finally:
+        server.shutdown()
+
+
+@pytest.mark.browser
+def test_outputs_change_while_a_reply_streams_in_chromium(tmp_path, watched):
+    """Gradio's multimodal chatbot pattern: the message box is made non-interactive while the
+    reply streams, and another output follows the reply, each yield drawn as it comes (on the
+    reply's socket), not only at its end. The reply waits on a gate, so nothing races."""
+    from playwright.sync_api import expect
+
+    gate = threading.Event()
+
+    def add_message(history, message):
+        history.append({"role": "user", "content": message["text"]})
+        return history, gr.MultimodalTextbox(value=None, interactive=False), "Thinking"
+
+    def bot(history):
+        history.append({"role": "assistant", "content": "first"})
+        yield history, "Half way"
+        gate.wait(120)
+        history[-1]["content"] += " second"
+        yield history, "Done"
+
+    with gr.Blocks() as demo:
+        status = gr.Markdown("Idle")
+        chatbot = gr.Chatbot()
+        box = gr.MultimodalTextbox(interactive=True)
+        sent = box.submit(add_message, [chatbot, box], [chatbot, box, status])
+        answered = sent.then(bot, chatbot, [chatbot, status])
+        answered.then(lambda: gr.MultimodalTextbox(interactive=True), None, [box])
+    server, url = serve(demo.app(settings_for(tmp_path)))
+    try:
+        watched.goto(url)
+        type_and_send(watched, "hi")
+        shown = watched.locator(f"#gr-{status.id}")
+        expect(watched.locator(".msg.assistant")).to_have_text("first", timeout=30_000)
+        expect(shown).to_have_text("Half way", timeout=30_000)
+        expect(watched.locator("#composer-text")).to_be_disabled()
+        expect(watched.locator(".reply.streaming")).to_have_count(1)  # still streaming: the gate holds
+        gate.set()
+        expect(watched.locator(".msg.assistant")).to_have_text("first second", timeout=30_000)
+        expect(shown).to_have_text("Done", timeout=30_000)
+        expect(watched.locator("#composer-text")).to_be_enabled(timeout=30_000)
+        type_and_send(watched, "again")  # the box works again
+        expect(watched.locator(".msg.user")).to_have_count(2, timeout=30_000)
+        expect(watched.locator(".reply.streaming")).to_have_count(0, timeout=30_000)
+    finally:
+        gate.set()
+        server.shutdown()
+
+
+def yielding_blocks(gate: threading.Event) -> tuple[Any, Any, Any]:
+    """A button whose handler yields progress into a Textbox (held at a gate after the first
+    value), then puts a message in the Chatbot."""
+
+    def count():
+        yield "one"
+        gate.wait(120)
+        yield "two"
+
+    with gr.Blocks() as demo:
+        chatbot = gr.Chatbot()
+        progress = gr.Textbox(label="Progress")
+        go = gr.Button("Go")
+        go.click(count, None, progress).then(
+            lambda h: [*h, {"role": "assistant", "content": "finished"}], chatbot, chatbot
+        )
+    return demo, progress, go
+
+
+def test_a_page_event_that_yields_streams_its_values_on_a_socket(tmp_path):
+    from webclient import WS_URL, PageClient, frames_until_close
+
+    gate = threading.Event()
+    demo, _, _ = yielding_blocks(gate)
+    app = demo.app(settings_for(tmp_path))
+    server, url = serve(app)
+    try:
+        page = PageClient(url)
+        page.get("/")
+        answer = page.request("POST", "/events/0", {"csrf_token": page.csrf}, {"HX-Request": "true"})
+        assert answer.status == 200 and "beforeend:#gr-streams" in answer.text
+        ws_url = WS_URL.search(answer.text).group(1).replace("&amp;", "&")
+        stranger = PageClient(url)
+        stranger.get("/")
+        with stranger.socket(ws_url, origin=url) as ws:  # another session's run: nothing, then closed
+            assert [f["swap"] for f in frames_until_close(ws, timeout=60)] == ["outerHTML"]
+        with page.socket(ws_url, origin=url) as ws:
+            first = json.loads(ws.recv(timeout=60))
+            assert 'value="one"' in first["content"] and first["swap"] == "none"
+            gate.set()
+            rest = frames_until_close(ws, timeout=60)
+        contents = "".join(f["content"] for f in rest)
+        assert 'value="two"' in contents and "finished" in contents  # the Chatbot, stored at the end
+        assert rest[-1] == {"content": "<span hidden></span>", "swap": "outerHTML"}
+        store = app.extensions["webchat"].store
+        assert [m.message.content for m in store.messages(_conversation(app))] == ["finished"]
+        with page.socket(ws_url, origin=url) as ws:  # the run is over: nothing more
+            assert len(frames_until_close(ws, timeout=60)) == 1
+    finally:
+        gate.set()
+        server.shutdown()
+
+
+@pytest.mark.browser
+def test_a_page_event_that_yields_draws_each_value_in_chromium(tmp_path, watched):
+    from playwright.sync_api import expect
+
+    gate = threading.Event()
+    demo, progress, _ = yielding_blocks(gate)
+    server, url = serve(demo.app(settings_for(tmp_path)))
+    try:
+        watched.goto(url)
+        watched.get_by_role("button", name="Go").click()
+        box = watched.locator(f"#gr-{progress.id} textarea, #gr-{progress.id} input")
+        expect(box).to_have_value("one", timeout=30_000)
+        gate.set()
+        expect(box).to_have_value("two", timeout=30_000)
+        expect(watched.locator(".msg.assistant")).to_have_text("finished", timeout=30_000)
+        expect(watched.locator("#gr-streams [hx-ws\\:connect]")).to_have_count(0, timeout=30_000)
+        watched.reload()
+        expect(watched.locator(".msg.assistant")).to_have_text("finished")  # stored
+    finally:
+        gate.set()
         server.shutdown()
 
 

@@ -84,6 +84,7 @@ def drive(page: Any) -> None:
         box.press("Enter")
         expect(page.locator(".msg")).not_to_have_count(before, timeout=30_000)
         expect(page.locator(".reply.streaming")).to_have_count(0, timeout=60_000)
+        expect(box).to_be_enabled(timeout=30_000)  # a box made read-only while it streamed is back
     else:
         for button in page.locator("button.gr-button:not([disabled]):visible").all():
             button.click()

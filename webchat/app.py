@@ -9,6 +9,7 @@ import secrets
 import signal
 import threading
 import weakref
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,9 +37,10 @@ from webchat.web.api import BLUEPRINTS as API_BLUEPRINTS
 from webchat.web.api.access import guard
 from webchat.web.api.errors import ApiError, api_error_response
 from webchat.web.errors import respond_to_http_error
+from webchat.web.event_stream import follow_event
 from webchat.web.grouping import thread, with_tail
 from webchat.web.htmx import htmx
-from webchat.web.page import LikeHandler, Page
+from webchat.web.page import LikeHandler, MessageLook, Page
 from webchat.web.services import EXTENSION, Services
 from webchat.web.session import SessionInterface, check_csrf, csrf_token, is_websocket
 
@@ -259,10 +261,22 @@ def _register_socket(app: Flask) -> None:
     def turn_stream(ws: Any, turn_id: str) -> None:
         stream.stream_turn(ws, turn_id)
 
+    @sock.route("/events/runs/<run_id>", endpoint="event_stream")
+    def event_stream(ws: Any, run_id: str) -> None:
+        follow_event(ws, run_id)
 
-def markdown(text: str) -> Markup:
-    """Markdown for the page; images may come from our own file URLs (under any path prefix)."""
-    return render.render_markdown(text, files_prefix=request.script_root + "/files/")
+
+def message_text(look: MessageLook) -> Callable[[str], Markup]:
+    """How a message's text is drawn: Markdown (images only from our own file URLs, under any
+    path prefix; math unless the program turned it off), or as written when a program's
+    Chatbot says ``render_markdown=False``."""
+    if not look.markdown:
+        return lambda text: Markup("<p>") + render.render_plain(text) + Markup("</p>")
+
+    def markdown(text: str) -> Markup:
+        return render.render_markdown(text, files_prefix=request.script_root + "/files/", math=look.math)
+
+    return markdown
 
 
 def markdown_inline(text: str) -> Markup:
@@ -281,7 +295,7 @@ def layout_html(text: str) -> Markup:
 
 
 def _register_templates(app: Flask) -> None:
-    app.jinja_env.filters["markdown"] = markdown
+    app.jinja_env.filters["markdown"] = message_text(app.extensions[EXTENSION].page.look)
     app.jinja_env.filters["layout_markdown"] = layout_markdown
     app.jinja_env.filters["layout_html"] = layout_html
     app.jinja_env.filters["code"] = render.render_code

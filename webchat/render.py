@@ -474,7 +474,7 @@ def _render_math(display: bool, end: str = "") -> Callable[..., str]:
     return rule
 
 
-def _build_markdown() -> MarkdownIt:
+def _build_markdown(math: bool = True) -> MarkdownIt:
     # "js-default": raw HTML off, tables and ~~strikethrough~~ on; breaks: chat text often relies
     # on single newlines (lists of lines, poems, addresses).
     md = MarkdownIt("js-default", {"linkify": True, "breaks": True})
@@ -482,15 +482,16 @@ def _build_markdown() -> MarkdownIt:
     # TLDs), so only links with a scheme (and e-mail addresses) are autolinked.
     md.linkify.set({"fuzzy_link": False})
     md.validateLink = lambda url: link_allowed(url) or _DATA_IMAGE.match(_squash(url)) is not None
-    dollarmath_plugin(
-        md,
-        allow_labels=False,
-        allow_space=False,
-        allow_digits=False,
-        allow_blank_lines=False,
-        double_inline=True,
-    )
-    md.inline.ruler.before("escape", "math_bracket", _bracket_math)
+    if math:
+        dollarmath_plugin(
+            md,
+            allow_labels=False,
+            allow_space=False,
+            allow_digits=False,
+            allow_blank_lines=False,
+            double_inline=True,
+        )
+        md.inline.ruler.before("escape", "math_bracket", _bracket_math)
     md.inline.ruler.at("link", _needs_closer(rules_inline.link))
     md.inline.ruler.at("image", _needs_closer(rules_inline.image))
     md.inline.ruler.before("text", "budget", _inline_budget)
@@ -512,6 +513,7 @@ def _build_markdown() -> MarkdownIt:
 
 
 _MD = _build_markdown()
+_MD_NO_MATH = _build_markdown(math=False)  # a program's Chatbot(latex_delimiters=[])
 # The first link compiles linkify's patterns (~50 ms): done here, not inside the first message's
 # budget (which it would spend, showing that message as plain text).
 _MD.render("https://example.com/ *a* $x$", {"files_prefix": "/files/", "budget": Budget(60.0)})
@@ -603,8 +605,9 @@ def _cleaner(files_prefix: str, layout: bool = False) -> nh3.Cleaner:
 TOO_COSTLY = "Shown as plain text: this message would take too long to format."
 
 
-def render_markdown(text: str, *, files_prefix: str = "/files/") -> Markup:
-    """Markdown (possibly cut off mid-stream) -> sanitised HTML, safe to put in a template.
+def render_markdown(text: str, *, files_prefix: str = "/files/", math: bool = True) -> Markup:
+    """Markdown (possibly cut off mid-stream) -> sanitised HTML, safe to put in a template;
+    ``math=False`` leaves dollar signs and ``\\(`` as text.
 
     Within the CPU budget; a message that would take longer is its escaped text, with a note.
 
@@ -613,7 +616,8 @@ def render_markdown(text: str, *, files_prefix: str = "/files/") -> Markup:
     """
     cleaner = _cleaner(files_prefix)
     try:
-        html = _MD.render(text, {"files_prefix": files_prefix, "budget": Budget()})
+        md = _MD if math else _MD_NO_MATH
+        html = md.render(text, {"files_prefix": files_prefix, "budget": Budget()})
     except OverBudget:
         return Markup(f'<p class="render-note">{TOO_COSTLY}</p>\n<p>') + render_plain(text) + Markup("</p>")
     return Markup(cleaner.clean(html))

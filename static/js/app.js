@@ -78,9 +78,15 @@
     }
   };
   document.addEventListener("click", (event) => {
-    const button = event.target.closest("button[data-copy], button[data-copy-from], button.copy-code");
+    const button = event.target.closest("button[data-copy], button[data-copy-all], button[data-copy-from], button.copy-code");
     if (!button) return;
-    if (button.dataset.copyFrom) {
+    if (button.matches("[data-copy-all]")) {
+      const said = [...document.querySelectorAll("#messages .msg")].map((m) => {
+        const text = [...m.querySelectorAll(":scope > .md")].map((e) => e.innerText.trim()).join("\n");
+        return text && (m.classList.contains("user") ? "User: " : "Assistant: ") + text;
+      });
+      copy(said.filter(Boolean).join("\n\n"), button);
+    } else if (button.dataset.copyFrom) {
       copy(document.getElementById(button.dataset.copyFrom).value, button);
     } else if (button.matches(".copy-code")) {
       copy(button.parentElement.querySelector("code").innerText.replace(/\n$/, ""), button);

@@ -181,6 +181,7 @@ class Blocks(Container):
         self.chat_events: set[int] = set()  # events run as turns (they send a message)
         self.clearing: set[int] = set()  # ids of Buttons whose click only empties the Chatbot
         self.interfaces: list[Any] = []  # ChatInterfaces placed in this layout
+        self.concurrency_limit: int | None = None  # replies of chat events at once (queue())
 
     def __enter__(self) -> Blocks:
         if context.current_container() is not None:
@@ -359,9 +360,13 @@ class Blocks(Container):
     def draws_after_reply(self) -> bool:
         """Does a reply's end change more of the page (a chat event's other outputs, or the
         Chatbot's .change listeners)? Then the page asks for it (partials/reply.html)."""
+        return self.streams_outputs or bool(self.chatbot and self.listeners(self.chatbot, "change"))
+
+    @property
+    def streams_outputs(self) -> bool:
+        """Do chat events have outputs besides the Chatbot (drawn while their reply streams)?"""
         chat = [e for e in self.events if e.index in self.chat_events]
-        others = any(c is not self.chatbot for e in chat for c in e.outputs)
-        return others or bool(self.chatbot and self.listeners(self.chatbot, "change"))
+        return any(c is not self.chatbot for e in chat for c in e.outputs)
 
     @property
     def loads(self) -> list[Event]:
@@ -399,7 +404,7 @@ class Blocks(Container):
     def app(self, settings: Any = None) -> Any:
         """The Flask app (for gunicorn, or to mount elsewhere)."""
         self.build()
-        chat = BlocksChat(self)
+        chat = BlocksChat(self, self.concurrency_limit)
         events = PageEvents(self, chat.sessions)
         return build_app(chat, page_for_blocks(self, events), settings, on_like=chat.liked)
 
@@ -408,6 +413,14 @@ class Blocks(Container):
         self.build()
         launch(self.app, *args, **kwargs)
 
-    def queue(self, *args: Any, **kwargs: Any) -> Blocks:
-        """Gradio's queue(): handlers always run on the server as their events come."""
+    def queue(self, *args: Any, default_concurrency_limit: Any = "not_set", **kwargs: Any) -> Blocks:
+        """Gradio's queue(): handlers run on the server as their events come. A number as
+        ``default_concurrency_limit`` limits the replies of chat events at once (the others wait
+        their turn), and a ChatInterface placed here without its own limit; None: no limit (the
+        default here, where Gradio's is 1). Its other options are accepted."""
+        if default_concurrency_limit != "not_set":
+            limit = default_concurrency_limit
+            self.concurrency_limit = limit if isinstance(limit, int) and limit > 0 else None
+            for interface in self.interfaces:
+                interface.queue(default_concurrency_limit=limit)
         return self

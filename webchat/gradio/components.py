@@ -26,6 +26,7 @@ from webchat.gradio import context
 from webchat.gradio.events import Dependency, listen
 from webchat.gradio.reasoning import tags_of
 from webchat.messages import ChatMessage, MessageError, messages_from_list
+from webchat.web.page import MessageLook
 
 __all__ = ["InputError", "UnsupportedError"]  # raised by the components; re-exported for programs
 
@@ -107,6 +108,7 @@ class Component(context.Block, metaclass=_Recorded):
 
     kind: ClassVar[str] = "component"
     given: dict[str, Any]
+    changed: frozenset[str] = frozenset()  # of a copy made by updated(): what it changes
 
     def __init__(
         self,
@@ -166,6 +168,7 @@ class Component(context.Block, metaclass=_Recorded):
     def updated(self, changes: Mapping[str, Any]) -> Component:
         """A copy showing ``changes`` (gr.update's names), for drawing an event's output."""
         shown = copy.copy(self)
+        shown.changed = frozenset(changes)
         for name, value in changes.items():
             if name == "value":
                 shown.value = value  # already as the component holds it (runtime.assign)
@@ -717,6 +720,7 @@ class Chatbot(Component):
         if edits not in (None, False, "user", "all"):
             raise ValueError(f"gr.Chatbot(editable={edits!r}): give 'user', 'all' or None")
         self.edits: str | None = edits or None
+        self.look = _look(options, edit_replies=edits == "all")
         super().__init__(None, **options)
         self.placeholder = placeholder
         self.examples = [_example(e) for e in examples or []]
@@ -845,6 +849,41 @@ def _example(example: Any) -> dict[str, Any]:
         "display_text": example.get("display_text") or example.get("text") or "",
         "files": [str(f) for f in files],
     }
+
+
+MATH_DELIMITERS = frozenset({"$", "$$", "\\(", "\\["})
+
+
+def _look(options: dict[str, Any], edit_replies: bool) -> MessageLook:
+    """How the messages are drawn, from Gradio's Chatbot options (taken out of ``options``).
+    Copy stays under each message unless ``show_copy_button=False`` or ``buttons`` without
+    "copy" say otherwise (webchat's default; Gradio 5's was off)."""
+    markdown = options.pop("render_markdown", True) is not False
+    delimiters = options.pop("latex_delimiters", None)
+    if delimiters is not None:
+        lefts = {str(d.get("left")) for d in delimiters if isinstance(d, Mapping)}
+        if lefts - MATH_DELIMITERS:
+            log.warning(
+                "gr.Chatbot(latex_delimiters=...): webchat reads math between $...$, $$...$$, "
+                "\\(...\\) and \\[...\\] only, not %s",
+                ", ".join(sorted(lefts - MATH_DELIMITERS)),
+            )
+    buttons = options.pop("buttons", None)
+    copy_button = options.pop("show_copy_button", None)
+    copy_all = options.pop("show_copy_all_button", False)
+    if buttons is not None:
+        copy_button = copy_button if copy_button is not None else "copy" in buttons
+        copy_all = copy_all or "copy_all" in buttons
+    feedback = options.pop("feedback_options", ("Like", "Dislike"))
+    return MessageLook(
+        markdown=markdown,
+        math=markdown and (delimiters is None or bool(delimiters)),
+        copy=copy_button is not False,
+        copy_all=bool(copy_all),
+        feedback=tuple(str(o) for o in feedback or ()),
+        grouped=options.pop("group_consecutive_messages", True) is not False,
+        edit_replies=edit_replies,
+    )
 
 
 def _greeting(value: Any) -> tuple[ChatMessage, ...]:

@@ -24,11 +24,12 @@ from webchat.gradio.context import Block
 @dataclass(frozen=True)
 class LikeData:
     """``index``: the message's position in the conversation (as in ``history``); ``value``: its
-    content; ``liked``: True for like, False for dislike."""
+    content; ``liked``: True for like, False for dislike, or the name of a further feedback option
+    chosen (``gr.Chatbot(feedback_options=...)``), as in Gradio."""
 
     index: int
     value: Any
-    liked: bool = True
+    liked: bool | str = True
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from webchat.gradio.page import GradioPage, button_label
 from webchat.gradio.reasoning import Tags, split_reasoning
 from webchat.gradio.types import oauth_arguments
 from webchat.settings import Settings
-from webchat.web.page import Page
+from webchat.web.page import MessageLook, Page
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -49,8 +49,12 @@ class GradioFunction:
     ) -> None:
         self.fn = fn
         self.reasoning_tags = reasoning_tags  # the Chatbot's: tagged passages become thoughts
-        self.slots = threading.BoundedSemaphore(concurrency_limit) if concurrency_limit else None
+        self.limit(concurrency_limit)
         self.defaults = defaults  # the additional inputs' values for a caller that has no form (the API)
+
+    def limit(self, concurrency_limit: int | None) -> None:
+        """At most this many replies at once (None: no limit); set before serving."""
+        self.slots = threading.BoundedSemaphore(concurrency_limit) if concurrency_limit else None
 
     def __call__(self, message: Any, history: list[dict[str, Any]], *extra: Any) -> Iterator[Any]:
         extra = (*extra, *self.defaults[len(extra) :])
@@ -150,6 +154,8 @@ class ChatInterface:
         multimodal = multimodal or isinstance(textbox, MultimodalTextbox)
         self.fn = fn
         self.concurrency_limit = concurrency_limit if isinstance(concurrency_limit, int) else None
+        self.limit_given = concurrency_limit != "default"  # else queue(default_concurrency_limit=)
+        self.chat: GradioFunction | None = None  # made when placed in a Blocks layout
         inputs = tuple(form_component(c) for c in _as_list(additional_inputs))
         texts, example_values = _examples(examples, len(inputs))
         labels = tuple(str(label) for label in example_labels or ())
@@ -176,6 +182,7 @@ class ChatInterface:
             example_labels=labels,
             avatar_images=chatbot.avatar_images if isinstance(chatbot, Chatbot) else (None, None),
             greeting=chatbot.greeting if isinstance(chatbot, Chatbot) else (),
+            look=chatbot.look if isinstance(chatbot, Chatbot) else MessageLook(),
         )
         self.reasoning_tags = chatbot.reasoning_tags if isinstance(chatbot, Chatbot) else ()
         self.chatbot: Chatbot | None = None
@@ -220,7 +227,7 @@ class ChatInterface:
                     for component in loose:
                         component.render()
         defaults = tuple(c.default() for c in inputs)
-        chat = GradioFunction(self.fn, self.concurrency_limit, defaults, self.reasoning_tags)
+        chat = self.chat = GradioFunction(self.fn, self.concurrency_limit, defaults, self.reasoning_tags)
         listen(
             self.textbox,
             "submit",
@@ -258,8 +265,15 @@ class ChatInterface:
         (Gradio 6 takes them here); ``share=True`` is refused, webchat makes no tunnels."""
         launch(self.app, *args, **kwargs)
 
-    def queue(self, *args: Any, **kwargs: Any) -> ChatInterface:
-        """Gradio's queue(): replies always run in the background here, so nothing to set."""
+    def queue(self, *args: Any, default_concurrency_limit: Any = "not_set", **kwargs: Any) -> ChatInterface:
+        """Gradio's queue(): replies always run in the background here; its
+        ``default_concurrency_limit`` (a number, or None for no limit) is the chat function's
+        limit unless ``concurrency_limit`` was given. Its other options are accepted."""
+        if default_concurrency_limit != "not_set" and not self.limit_given:
+            limit = default_concurrency_limit
+            self.concurrency_limit = limit if isinstance(limit, int) and limit > 0 else None
+            if self.chat is not None:
+                self.chat.limit(self.concurrency_limit)
         return self
 
 

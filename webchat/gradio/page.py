@@ -8,13 +8,13 @@ the web layer knows it by (:class:`webchat.web.page.Program`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from webchat.errors import InputError
 from webchat.gradio.components import CHATBOT_EVENTS, FormComponent, MultimodalTextbox
-from webchat.web.page import EventOutcome, Page
+from webchat.web.page import EventOutcome, MessageLook, Page
 
 if TYPE_CHECKING:
     from webchat.gradio.blocks import Blocks
@@ -47,12 +47,23 @@ class GradioPage:
             return self.events.load(owner, history, form)
         if index == "pending":
             return self.events.pending(owner, history)
+        if index == "live":
+            return self.events.live(owner)
         if index == "unload":
             self.events.unload()
             return EventOutcome()
         if index in CHATBOT_EVENTS:
             return self.events.chatbot(str(index), form, owner, history)
         return self.events.run(int(index), form, owner, history)
+
+    @property
+    def live_outputs(self) -> bool:
+        """See :attr:`webchat.web.page.Program.live_outputs`."""
+        return self.blocks is not None and self.blocks.streams_outputs
+
+    def follow(self, stream: str, owner: str) -> Iterator[EventOutcome]:
+        """See :meth:`webchat.web.page.Program.follow`."""
+        return self.events.follow(stream, owner) if self.events is not None else iter(())
 
     def retry_inputs(self, extra: tuple[Any, ...]) -> tuple[Any, ...]:
         """See :meth:`webchat.web.page.Program.retry_inputs`: a Blocks app whose Chatbot has retry
@@ -136,4 +147,5 @@ def page_for_blocks(blocks: Blocks, events: PageEvents) -> Page:
         multimodal=isinstance(box, MultimodalTextbox),  # a text-and-files box: the composer takes files
         avatar_images=chatbot.avatar_images if chatbot else (None, None),
         greeting=chatbot.greeting if chatbot else (),
+        look=chatbot.look if chatbot else MessageLook(),
     )

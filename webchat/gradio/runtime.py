@@ -11,15 +11,22 @@ what it names. Where values come from:
 - the Chatbot: the conversation's stored messages, as Gradio 6's messages.
 
 :class:`BlocksChat` is the chat function of chat events: the Chatbot values its handlers give
-become the streamed reply; the other outputs are kept as *pending* and drawn when the reply ends.
-:class:`PageEvents` runs the other events and answers what changed (:class:`EventOutcome`).
+become the streamed reply; the other outputs are kept as *pending*, drawn while the reply streams
+(on its socket) and when it ends.
+:class:`PageEvents` runs the other events and answers what changed (:class:`EventOutcome`); one
+whose handlers yield runs on in the background (:class:`EventRuns`) and the page follows it on a
+socket, each value drawn as it comes.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
+import queue
+import secrets
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from webchat.chat import gradio_history, iterate_outputs, strip_echo, to_messages
@@ -42,6 +49,7 @@ from webchat.gradio.events import (
     UndoData,
     event_args,
 )
+from webchat.turns import start_background
 from webchat.web.page import EventOutcome
 
 if TYPE_CHECKING:
@@ -50,6 +58,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("webchat")
 MAX_SESSIONS = 10_000  # browser sessions whose values are kept in memory
 CHANGE_DEPTH = 3  # outputs that fire .change listeners that change outputs...: at most this deep
+MAX_RUNS = 1_000  # page events running on, kept for their page to follow
+FOLLOW_SECONDS = 600.0  # a value of a running page event may take this long at most
 
 Changes = dict[int, dict[str, Any]]  # component id -> gr.update's names and their new values
 
@@ -211,9 +221,11 @@ class BlocksChat:
     in order. A ChatInterface's chat function (a step marked ``reply``) gives the reply itself.
     """
 
-    def __init__(self, blocks: Blocks) -> None:
+    def __init__(self, blocks: Blocks, concurrency_limit: int | None = None) -> None:
         self.blocks = blocks
         self.sessions = Sessions()
+        # At most this many replies at once (Blocks.queue(default_concurrency_limit=...)).
+        self.slots = threading.BoundedSemaphore(concurrency_limit) if concurrency_limit else None
 
     def __call__(
         self,
@@ -244,18 +256,39 @@ class BlocksChat:
             env[chatbot.id] = gradio_history([*history, *user_messages(message)])
             data = RetryData(index=len(chat), value=env[chatbot.id][-1]["content"])
         changes: Changes = {}
+        reply: Any = []  # the reply so far
+        if self.slots is not None:
+            self.slots.acquire()
         try:
             for step in steps:
                 if step.reply:
-                    yield from self._reply(step, env, chat, message, changes)
+                    for reply in self._reply(step, env, chat, message, changes):
+                        self._hand_over(owner, changes)
+                        yield reply
                     continue
-                for ran in run_steps(blocks, [step], env, data, changes):
-                    if chatbot in ran.outputs and chatbot.id in changes:
-                        yield strip_echo(list(env[chatbot.id] or []), chat, message)
+                for _ in run_steps(blocks, [step], env, data, changes):
+                    if chatbot.id in changes:
+                        reply = strip_echo(list(env[chatbot.id] or []), chat, message)
+                    if self._hand_over(owner, changes) or chatbot.id in changes:
+                        # The reply again when only other outputs changed: the turn publishes
+                        # it, so the reply's socket wakes and draws them (live_outputs).
+                        yield reply
+                    changes.pop(chatbot.id, None)
         finally:
-            changes.pop(chatbot.id, None)
+            if self.slots is not None:
+                self.slots.release()
             self.sessions.save(owner, kept_values(blocks, env))
-            self.sessions.add_pending(owner, changes)
+            self._hand_over(owner, changes)
+
+    def _hand_over(self, owner: str, changes: Changes) -> bool:
+        """Move what the handlers changed besides the Chatbot to the session's pending outputs
+        (drawn while the reply streams, and at its end); True if there was any."""
+        chatbot = self.blocks.chatbot
+        others = {k: v for k, v in changes.items() if chatbot is None or k != chatbot.id}
+        for component_id in others:
+            del changes[component_id]
+        self.sessions.add_pending(owner, others)
+        return bool(others)
 
     def _reply(
         self, step: Step, env: dict[int, Any], chat: list[dict[str, Any]], message: Any, changes: Changes
@@ -281,8 +314,8 @@ class BlocksChat:
         replied = [m.to_dict() for m in (to_messages(reply) if reply is not None else [])]
         env[self.blocks.chatbot.id] = gradio_history([*chat, *user_messages(message), *replied])
 
-    def liked(self, index: int, value: Any, liked: bool) -> None:
-        """Run the Chatbot.like handlers with Gradio's LikeData."""
+    def liked(self, index: int, value: Any, liked: bool | str) -> None:
+        """Run the Chatbot.like handlers with Gradio's LikeData (``liked``: a further option's name)."""
         data = LikeData(index=index, value=value, liked=liked)
         for event in self.blocks.events:
             if event.kind == "like":
@@ -301,12 +334,62 @@ def user_messages(message: Any) -> list[dict[str, Any]]:
     return [{"role": "user", "content": message}]
 
 
+class EventRuns:
+    """Page events whose handlers yield, running on after the request that started them: each
+    value is handed to whoever follows the run (the page's socket), then the end. A run nobody
+    follows is dropped once MAX_RUNS newer ones exist."""
+
+    def __init__(self) -> None:
+        self.runs: dict[str, tuple[str, queue.Queue[EventOutcome]]] = {}
+        self.lock = threading.Lock()
+
+    def start(self, owner: str, run: Callable[[Callable[[EventOutcome], None]], EventOutcome]) -> str:
+        """Start ``run(emit)`` in the background; it calls ``emit`` with each value's outcome and
+        returns the end's. Returns the run's id."""
+        run_id = secrets.token_urlsafe(12)
+        outcomes: queue.Queue[EventOutcome] = queue.Queue()
+        with self.lock:
+            self.runs[run_id] = (owner, outcomes)
+            while len(self.runs) > MAX_RUNS:
+                del self.runs[next(iter(self.runs))]
+
+        def work() -> None:
+            try:
+                end = run(outcomes.put)
+            except Exception as error:  # _run says a handler's failure itself; this is ours
+                log.exception("a page event failed")
+                end = EventOutcome(error=describe(error))
+            outcomes.put(end)
+
+        start_background(work, (), "webchat-event")
+        return run_id
+
+    def follow(self, run_id: str, owner: str) -> Iterator[EventOutcome]:
+        with self.lock:
+            owned, outcomes = self.runs.get(run_id, ("", None))
+        if outcomes is None or owned != owner:
+            return
+        while True:
+            try:
+                outcome = outcomes.get(timeout=FOLLOW_SECONDS)
+            except queue.Empty:
+                yield EventOutcome(error="This event took too long and was left running.")
+                break
+            yield outcome
+            if not outcome.partial:
+                break
+        with self.lock:
+            self.runs.pop(run_id, None)
+
+
 class PageEvents:
-    """The events that do not send a message, run in the request the page sends for them."""
+    """The events that do not send a message, run in the request the page sends for them (or,
+    when their handlers yield, run on: :class:`EventRuns`)."""
 
     def __init__(self, blocks: Blocks, sessions: Sessions) -> None:
         self.blocks = blocks
         self.sessions = sessions
+        self.runs = EventRuns()
 
     def run(
         self, index: int, form: Mapping[str, Any], owner: str, history: list[dict[str, Any]]
@@ -321,7 +404,14 @@ class PageEvents:
         except InputError as error:
             return EventOutcome(error=error.message, error_at=getattr(error, "component", None))
         data = self._data(event, posted)
+        if any(_yields(step.fn) for step in event.steps):
+            run = partial(self._run, [event], posted, owner, history, data)
+            return EventOutcome(stream=self.runs.start(owner, lambda emit: run(on_value=emit)))
         return self._run([event], posted, owner, history, data)
+
+    def follow(self, run_id: str, owner: str) -> Iterator[EventOutcome]:
+        """See :meth:`webchat.web.page.Program.follow`."""
+        return self.runs.follow(run_id, owner)
 
     def load(self, owner: str, history: list[dict[str, Any]], form: Mapping[str, Any]) -> EventOutcome:
         """Run every ``demo.load`` handler (a page was loaded)."""
@@ -367,6 +457,11 @@ class PageEvents:
                 except Exception:
                     log.exception("an unload handler failed")
 
+    def live(self, owner: str) -> EventOutcome:
+        """What the chat event streaming for ``owner`` has changed besides the Chatbot since last
+        asked (drawn on the reply's socket); the Chatbot's .change listeners wait for its end."""
+        return EventOutcome(shown=self._shown(self.sessions.take_pending(owner)))
+
     def pending(self, owner: str, history: list[dict[str, Any]]) -> EventOutcome:
         """The outputs of the chat event that just ended, with the Chatbot's .change listeners."""
         changes = self.sessions.take_pending(owner)
@@ -392,9 +487,11 @@ class PageEvents:
         history: list[dict[str, Any]],
         data: Any,
         chat_value: list[dict[str, Any]] | None = None,
+        on_value: Callable[[EventOutcome], None] | None = None,
     ) -> EventOutcome:
         """Run the events' handlers; ``chat_value``: the Chatbot's new value before they run (the
-        page changed it: an edit, a clear)."""
+        page changed it: an edit, a clear); ``on_value`` hears what each value a handler gives
+        has changed so far (the Chatbot only at the end)."""
         blocks = self.blocks
         env = environment(blocks, self.sessions.saved(owner), posted, history)
         changes: Changes = {}
@@ -405,7 +502,8 @@ class PageEvents:
         try:
             for event in events:
                 for _ in run_steps(blocks, event.steps, env, data, changes):
-                    pass
+                    if on_value is not None:
+                        on_value(EventOutcome(shown=self._shown(changes), partial=True))
             self._follow_changes(env, changes, {c for c in changes}, CHANGE_DEPTH)
             chat = None
             if blocks.chatbot is not None and "value" in changes.get(blocks.chatbot.id, {}):
@@ -522,6 +620,11 @@ def _posted_int(form: Mapping[str, Any], name: str, count: int) -> int:
     if not raw.isdigit() or int(raw) >= count:
         raise InputError("This page is out of date: reload it, then try again.")
     return int(raw)
+
+
+def _yields(fn: Any) -> bool:
+    """Does this handler give its values one by one (a generator)?"""
+    return inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn)
 
 
 def _failure(error: BaseException) -> str:

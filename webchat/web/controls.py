@@ -68,7 +68,8 @@ def undo(turn_id: str) -> Any:
 @bp.get("/messages/<message_ref>/edit")
 def edit_form(message_ref: str) -> Any:
     conversation, stored = owned_message(message_ref)
-    if stored.kind != "input" or not isinstance(stored.message.content, str):
+    editable = stored.kind == "input" or services().page.look.edit_replies
+    if not editable or not isinstance(stored.message.content, str):
         abort(404)
     if not htmx:  # without JavaScript: the whole conversation, with this message being edited
         return render_chat(conversation, editing=stored.id)
@@ -94,18 +95,25 @@ def edit(message_ref: str) -> Any:
 
 @bp.post("/messages/<message_ref>/feedback")
 def feedback(message_ref: str) -> Any:
-    """Like or dislike a reply (pressing the same button again takes it back)."""
+    """Like or dislike a reply (pressing the same button again takes it back), or choose one of
+    the program's further feedback options: kept as a dislike, its name given to the like
+    handler (as Gradio gives it)."""
     app = services()
     conversation, stored = owned_message(message_ref)
-    value = {"like": 1, "dislike": -1}.get(request.form.get("value", ""))
+    posted, look = request.form.get("value", ""), app.page.look
+    offered = {"like": 1, "dislike": -1}
+    offered = {k: v for k, v in offered.items() if k.capitalize() in look.feedback}
+    option = posted if posted in look.feedback_others else None
+    value = -1 if option else offered.get(posted)
     if value is None or stored.kind != "reply":
-        abort(400, description="Feedback is 'like' or 'dislike', on a reply.")
-    new = None if stored.feedback == value else value
+        choices = ", ".join([*offered, *look.feedback_others])
+        abort(400, description=f"Feedback on a reply is one of: {choices}.")
+    new = value if option or stored.feedback != value else None
     app.store.set_feedback(conversation.id, stored.id, new)
     if new is not None and app.on_like is not None:
         history = app.store.messages(conversation.id)
         index = next(i for i, m in enumerate(history) if m.id == stored.id)
-        app.on_like(index, stored.message.content, new == 1)
+        app.on_like(index, stored.message.content, option or new == 1)
     if not htmx:  # without JavaScript: back to the conversation (post/redirect/get)
         target = url_for("web.conversation", conversation_id=conversation.id)
         return redirect(f"{target}#turn-{stored.turn_id}" if stored.turn_id else target, 303)

@@ -1,11 +1,12 @@
 """The route of a program's page events (a Gradio Blocks app's clicks, changes, selects, loads).
 
 The page's htmx posts the layout's form to ``/events/<n>`` (``load`` when the page loads,
-``pending`` when a streamed reply ends); the program runs the handlers
-(:meth:`webchat.web.page.Program.run_event`) and this route answers out-of-band swaps of exactly
-what changed: each changed component drawn again by its partial, the messages when a handler set
-the Chatbot's value (stored first: the page shows what the store holds), and an error next to the
-component it concerns. A failed event changes nothing, so nothing the user had is lost.
+``pending`` when a streamed reply ends; while it streams, its socket sends :func:`live_outputs`);
+the program runs the handlers (:meth:`webchat.web.page.Program.run_event`) and this route
+answers out-of-band swaps of exactly what changed: each changed component drawn again by its
+partial, the messages when a handler set the Chatbot's value (stored first: the page shows what
+the store holds), and an error next to the component it concerns. A failed event changes
+nothing, so nothing the user had is lost.
 """
 
 from __future__ import annotations
@@ -41,26 +42,53 @@ def run(name: str) -> Any:
     if program is None or not (name in NAMED or name.isdigit()):
         abort(404, description="This page has no such event: reload it.")
     owner = current_owner()
-    conversation = _conversation(request.form.get("conversation_id", ""))
+    conversation = conversation_of(request.form.get("conversation_id", ""))
     stored = services().store.messages(conversation.id) if conversation else []
     history = history_dicts(stored)
     try:
         form = _with_uploads(owner)
     except Refused as refused:
-        return _answer(EventOutcome(error=refused.message), conversation)
+        return htmx_response(answer(owner, conversation, EventOutcome(error=refused.message)), reswap="none")
     if "message" in form:  # a message of the conversation, by its ref: its place in ``history``
         kept = [m for m in stored if in_history(m)]
         form["message_index"] = next((str(i) for i, m in enumerate(kept) if m.ref == form["message"]), "")
     outcome = program.run_event(name if not name.isdigit() else int(name), form, owner, history)
+    return htmx_response(answer(owner, conversation, outcome), reswap="none")
+
+
+def answer(owner: str, conversation: Conversation | None, outcome: EventOutcome) -> str:
+    """An event's outcome as out-of-band swaps. Its end: the files its outputs show and the
+    Chatbot's new messages stored first (a failure to store is said instead); one of its values
+    (``partial``), or one that runs on (``stream``): only the outputs, with their files."""
     if outcome.error is None:
         try:
             conversation = _store(owner, conversation, outcome)
         except Error as error:  # over a limit, a reply still running, a file that cannot be shown
             outcome = EventOutcome(error=error.message)
-    return _answer(outcome, conversation)
+    show_messages = outcome.chat is not None and conversation is not None and not outcome.partial
+    return render_template(
+        "partials/gr/outcome.html",
+        outcome=outcome,
+        conversation=None if outcome.partial else conversation,
+        messages=messages_html(conversation) if show_messages else None,
+        live=outcome.partial,
+    )
 
 
-def _conversation(conversation_id: str) -> Conversation | None:
+def live_outputs(owner: str, conversation_id: str) -> str:
+    """What the chat event streaming in ``owner``'s conversation changed besides the Chatbot since
+    last asked, as out-of-band swaps ("" when nothing): the reply's socket sends it as a frame
+    (webchat.web.stream), so a handler's other outputs change while its reply streams."""
+    program = services().page.gradio
+    outcome = program.run_event("live", {}, owner, []) if program is not None else EventOutcome()
+    if not outcome.shown:
+        return ""
+    outcome.partial = True
+    return answer(owner, services().store.get_conversation(owner, conversation_id), outcome)
+
+
+def conversation_of(conversation_id: str) -> Conversation | None:
+    """The current owner's conversation of this id (None: none, or not theirs)."""
     if not conversation_id:
         return None
     return services().store.get_conversation(current_owner(), conversation_id)
@@ -92,11 +120,3 @@ def _store(owner: str, conversation: Conversation | None, outcome: EventOutcome)
         return None
     keep = uploads.reply_files(owner, conversation.id if conversation else None, web_files.file_url)
     return services().conversations.rewrite(owner, conversation, keep(outcome.chat))
-
-
-def _answer(outcome: EventOutcome, conversation: Conversation | None) -> Any:
-    messages = messages_html(conversation) if outcome.chat is not None and conversation is not None else None
-    html = render_template(
-        "partials/gr/outcome.html", outcome=outcome, conversation=conversation, messages=messages
-    )
-    return htmx_response(html, reswap="none")

@@ -9,7 +9,7 @@ layer calls the Gradio layer above it without importing it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -27,12 +27,23 @@ class EventOutcome:
     chat: list[ChatMessage] | None = None
     error: str | None = None
     error_at: int | None = None
+    # An event whose handlers yield runs on: the page follows it by this id
+    # (:meth:`Program.follow`), each value drawn as it comes.
+    stream: str | None = None
+    # One of those values, not the event's end (drawn, nothing stored).
+    partial: bool = False
 
 
 class Program(Protocol):
     """A program's additions to the page (``webchat.gradio.page.GradioPage``)."""
 
     css: str
+
+    @property
+    def live_outputs(self) -> bool:
+        """Does a streamed reply change more of the page while it streams? Then the reply's socket
+        asks for it (``run_event("live", ...)``) whenever the reply moves on."""
+        ...
 
     def read(self, form: Mapping[str, Any], owner: str) -> tuple[Any, ...]:
         """The chat function's extra arguments from ``owner``'s posted composer form; raises
@@ -44,7 +55,8 @@ class Program(Protocol):
     ) -> EventOutcome:
         """Run the page's event ``index`` with the posted form, for ``owner`` whose conversation
         is ``history`` (messages format); "load" for the page's load events, "pending" for what
-        the chat event that just ended left to draw, "unload" when the page was closed, and the
+        the chat event that just ended left to draw, "live" for what the one streaming changed
+        so far (no form, no history), "unload" when the page was closed, and the
         Chatbot's own events by name ("undo", "edit", "clear", "option_select"...)."""
         ...
 
@@ -53,9 +65,39 @@ class Program(Protocol):
         with (a program may run other handlers on Retry)."""
         ...
 
+    def follow(self, stream: str, owner: str) -> Iterator[EventOutcome]:
+        """The outcomes of ``owner``'s event running on as ``stream`` (an outcome's ``stream``):
+        each value its handlers yield (``partial``), then its end; nothing for an unknown one."""
+        ...
 
-# Called with (index in the conversation, the message's content, liked?) (Gradio's chatbot.like).
-LikeHandler = Callable[[int, Any, bool], Any]
+
+# Called with (index in the conversation, the message's content, liked?) (Gradio's chatbot.like):
+# True or False, or the name of another feedback option chosen (Gradio's feedback_options).
+LikeHandler = Callable[[int, Any, bool | str], Any]
+
+
+@dataclass(frozen=True)
+class MessageLook:
+    """How messages are drawn (what a Gradio program's Chatbot options ask for)."""
+
+    # Message text as Markdown; False: as written, line breaks kept (render_markdown=False).
+    markdown: bool = True
+    # LaTeX between $...$, $$...$$, \(...\) and \[...\] as MathML (latex_delimiters=[]: off).
+    math: bool = True
+    # A Copy button under each message; a "Copy chat" button for the whole conversation.
+    copy: bool = True
+    copy_all: bool = False
+    # The feedback buttons under a reply: "Like", "Dislike", and further options (kept as a
+    # dislike, given by name to the like handler).
+    feedback: tuple[str, ...] = ("Like", "Dislike")
+    # Consecutive messages of one speaker drawn as one group; False: each a bubble of its own.
+    grouped: bool = True
+    # A reply's text may be edited in place (Gradio's editable="all"; the edit is a page event).
+    edit_replies: bool = False
+
+    @property
+    def feedback_others(self) -> tuple[str, ...]:
+        return tuple(o for o in self.feedback if o not in ("Like", "Dislike"))
 
 
 @dataclass(frozen=True)
@@ -80,6 +122,8 @@ class Page:
     # Messages every new conversation starts with (Gradio's ``gr.Chatbot(value=[...])``): shown in
     # an empty chat, stored first when a conversation begins, so they are its history.
     greeting: tuple[ChatMessage, ...] = ()
+    # How messages are drawn (Gradio's Chatbot options: Markdown, math, buttons...).
+    look: MessageLook = field(default_factory=MessageLook)
     # A Gradio program's additions (additional inputs, css, Blocks layout).
     gradio: Program | None = None
 

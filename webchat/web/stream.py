@@ -5,7 +5,10 @@ Frames are JSON, in htmx 4's ``hx-ws`` format where htmx swaps them:
 - ``{"d": text}``: text appended to the reply (app.js adds it to the tail; no HTML involved);
 - ``{"content": html}``: the reply so far, rendered, swapped into the placeholder;
 - ``{"content": html, "swap": "outerHTML"}``: the final reply, which replaces the placeholder
-  (the socket's own element) and so drops ``hx-ws:connect``: htmx closes the socket.
+  (the socket's own element) and so drops ``hx-ws:connect``: htmx closes the socket;
+- ``{"content": html, "target": "body", "swap": "none"}``: on a program's page whose chat event
+  has other outputs (a Blocks app's Textbox, Markdown...), the ones it changed as the reply moved
+  on, as out-of-band swaps (:func:`webchat.web.events.live_outputs`). Other pages never ask for them.
 
 Per token the server only compares strings and sends the new suffix: Markdown is rendered at
 most every RENDER_INTERVAL, and only when the new text could change the rendering.
@@ -26,6 +29,7 @@ from wsproto.utilities import LocalProtocolError
 
 from webchat.hub import Snapshot
 from webchat.store import Turn
+from webchat.web.events import live_outputs
 from webchat.web.grouping import Group, groups
 from webchat.web.services import services
 from webchat.web.session import client_key, current_owner, same_origin, signed_out
@@ -41,7 +45,7 @@ _MARKUP = re.compile(r"[*_`#|\[\]$\\~<>!\n]|\d\.|https?:")
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
-def _frame(data: dict[str, Any]) -> str:
+def frame(data: dict[str, Any]) -> str:
     return _encode(data)  # one encoder for all: json.dumps builds a new one per call (7 vs 1 µs)
 
 
@@ -122,6 +126,8 @@ class TurnStream:
         if shown:  # the page drew this state itself: continue from it instead of re-rendering
             self.layout, self.sent = shown
             self.rendered = self.sent
+        program = services().page.gradio
+        self.live_outputs = program is not None and program.live_outputs
 
     def run(self) -> None:
         while self.ws.connected:
@@ -131,6 +137,8 @@ class TurnStream:
                 return
             if snapshot.version != self.version:
                 self.send_progress(snapshot)
+                if self.live_outputs:
+                    self.send_outputs()
 
     def send_progress(self, snapshot: Snapshot) -> None:
         self.version = snapshot.version
@@ -147,22 +155,29 @@ class TurnStream:
             else:
                 if due:
                     self.plain = len(text)
-                send_text(self.ws, _frame({"d": text[self.sent :]}))
+                send_text(self.ws, frame({"d": text[self.sent :]}))
                 self.sent = len(text)
 
     def send_render(self, snapshot: Snapshot, now: float) -> None:
-        send_text(self.ws, _frame({"content": render_body(snapshot)}))
+        send_text(self.ws, frame({"content": render_body(snapshot)}))
         self.layout = snapshot.layout
         # Rendering drops the text's trailing whitespace: it goes out again with the next delta,
         # or "word11 " + "word12" would show as "word11word12".
         self.sent = self.rendered = len(snapshot.tail_text.rstrip())
         self.rendered_at = now
 
+    def send_outputs(self) -> None:
+        html = live_outputs(self.turn.owner, self.turn.conversation_id)
+        if html:
+            # Aimed at the body, not the socket's element: a frame still being handled when
+            # the final one has replaced that element must not lose its target.
+            send_text(self.ws, frame({"content": html, "target": "body", "swap": "none"}))
+
     def send_final(self, snapshot: Snapshot | None) -> None:
         turn = services().store.get_turn(self.turn.id) or self.turn
         html = render_final(turn, snapshot)
         # No "target": htmx then swaps the socket's own element, never another one found by id.
-        send_text(self.ws, _frame({"content": html, "swap": "outerHTML"}))
+        send_text(self.ws, frame({"content": html, "swap": "outerHTML"}))
 
 
 def close(ws: Any, code: int = 1000, message: str | None = None) -> None:
