@@ -1286,6 +1286,32 @@ def test_launch_honours_gradios_server_variables(monkeypatch, tmp_path):
         gr.ChatInterface(lambda m, h: "ok").launch()
 
 
+def test_format_conversation_gives_chat_completions_messages(tmp_path):
+    picture = tmp_path / "cat.png"
+    picture.write_bytes(gr_samples_png())
+    notes = tmp_path / "notes.txt"
+    notes.write_text("plain notes")
+    history = [
+        {
+            "role": "user",
+            "content": [{"type": "file", "file": {"path": str(picture)}}, {"type": "text", "text": "hi"}],
+        },
+        {
+            "role": "assistant",
+            "content": [{"type": "text", "text": "thinking"}],
+            "metadata": {"title": "Thought"},
+        },
+        {"role": "assistant", "content": [{"type": "text", "text": "yo"}]},
+    ]
+    messages = gr.external.format_conversation(history, {"text": "and this?", "files": [str(notes)]})
+    assert [m["role"] for m in messages] == ["user", "assistant", "user"]  # the thought left out
+    first, _, last = messages
+    assert first["content"][0]["image_url"]["url"].startswith("data:image/png;base64,")
+    assert first["content"][1] == {"type": "text", "text": "hi"}
+    assert "notes.txt" in last["content"] and last["content"].endswith("and this?")  # text: one string
+    assert gr.external.format_conversation([], "plain")[-1] == {"role": "user", "content": "plain"}
+
+
 @pytest.mark.model
 def test_load_chat_talks_to_an_openai_compatible_server(tmp_path, default_gguf):
     from webchat.backends.local import LlamaServer

@@ -1,4 +1,5 @@
-"""Gradio's ``gr.load_chat``: a ChatInterface over an OpenAI-compatible model server.
+"""Gradio's ``gr.load_chat``: a ChatInterface over an OpenAI-compatible model server, and
+``gr.external.format_conversation``, which programs use to call such a server themselves.
 
 That is webchat's ``--base-url`` mode, so it is built from the same backend: the model's reply
 streams token by token whatever ``streaming`` says, and the server's errors read as they do there.
@@ -10,8 +11,17 @@ import dataclasses
 from typing import Any
 
 from webchat.backends import build_backend
+from webchat.backends.inference import to_openai_messages
 from webchat.gradio.interface import ChatInterface
 from webchat.settings import Settings
+
+
+def format_conversation(history: list[dict[str, Any]], new_message: Any) -> list[dict[str, Any]]:
+    """Gradio's history (messages format) and the new message (text, or ``{"text", "files"}``)
+    as chat-completions ``messages``, the way webchat's own models get them: images as
+    ``image_url`` parts with data URLs, other files described by name and type, thoughts left
+    out. Gradio also pastes the text of text files in; here they are described."""
+    return to_openai_messages(history, new_message, images=True)
 
 
 def load_chat(
