@@ -449,3 +449,68 @@ def test_renaming_the_conversation_on_screen_renames_the_tab_too(chat):
         f"/c/{chat.conversation_id}/rename", {"title": "Later"}, **{"HX-Current-URL": "http://localhost/new"}
     )
     assert "<title>" not in elsewhere.get_data(as_text=True)
+
+
+# --- New chat from here (a fork) ------------------------------------------------------------------
+
+
+def test_a_new_chat_from_a_reply_copies_the_conversation_up_to_it(chat):
+    for text in ("one", "two", "three"):
+        chat.send(text)
+    store = chat.app.extensions["webchat"].store
+    messages = store.messages(chat.conversation_id)
+    page = chat.page()
+    assert page.count("New chat from here") == 6  # under every message and every reply
+    response = chat.post(f"/messages/{messages[3].ref}/fork")
+    assert response.status_code == 200 and response.headers["HX-Redirect"].startswith("/c/")
+    forked = response.headers["HX-Redirect"].rsplit("/", 1)[1]
+    assert forked != chat.conversation_id
+    copied = [(m.message.role, m.message.content) for m in store.messages(forked)]
+    assert copied == [
+        ("user", "one"),
+        ("assistant", "echo: one"),
+        ("user", "two"),
+        ("assistant", "echo: two"),
+    ]
+    assert len(chat.stored()) == 6  # the original is unchanged
+    # The new chat goes on by itself: its replies see its own history.
+    chat.conversation_id = forked
+    chat.send("four")
+    assert chat.stored()[-2:] == [("user", "four"), ("assistant", "echo: four")]
+    assert len(store.messages(messages[0].conversation_id)) == 6
+    listing = chat.client.get("/").get_data(as_text=True)  # both in the sidebar, told apart
+    assert ">one (branch)</a>" in listing
+    assert (
+        f'id="conversation-{forked}"' in listing
+        and f'id="conversation-{messages[0].conversation_id}"' in listing
+    )
+
+
+def test_a_new_chat_from_a_sent_message_ends_with_that_message(chat):
+    chat.send("one")
+    chat.send("two")
+    store = chat.app.extensions["webchat"].store
+    second = store.messages(chat.conversation_id)[2]
+    response = chat.post(f"/messages/{second.ref}/fork")
+    forked = response.headers["HX-Redirect"].rsplit("/", 1)[1]
+    assert [m.message.content for m in store.messages(forked)] == ["one", "echo: one", "two"]
+
+
+def test_a_new_chat_from_here_works_without_javascript(chat):
+    chat.send("one")
+    first = chat.app.extensions["webchat"].store.messages(chat.conversation_id)[1]
+    response = chat.client.post(f"/messages/{first.ref}/fork", data={"csrf_token": chat.token})
+    assert response.status_code == 303 and "/c/" in response.headers["Location"]
+    page = chat.client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "echo: one" in page
+
+
+def test_a_new_chat_from_a_message_that_is_not_yours_is_404(chat, make_app):
+    chat.send("one")
+    ref = chat.app.extensions["webchat"].store.messages(chat.conversation_id)[1].ref
+    stranger = Chat(chat.app)
+    assert stranger.post(f"/messages/{ref}/fork").status_code == 404
+    assert stranger.post("/messages/nope/fork").status_code == 404
+    no_token = chat.client.post(f"/messages/{ref}/fork", headers=HX)
+    assert no_token.status_code in (400, 403)
+    assert len(chat.stored()) == 2

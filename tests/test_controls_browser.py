@@ -202,3 +202,16 @@ def test_without_javascript_every_control_returns_to_the_whole_conversation(live
         expect(page.locator(".msg.user")).to_have_count(1)
     finally:
         context.close()
+
+
+def test_a_new_chat_from_a_reply_opens_with_the_conversation_up_to_it(chat: Page):
+    send(chat, "first")
+    send(chat, "second")
+    before = chat.url
+    chat.locator(".reply").first.get_by_role("button", name="New chat from here").click()
+    expect(chat).not_to_have_url(before)
+    expect(chat.locator(".msg.user")).to_have_count(1)
+    expect(chat.locator(".msg.user")).to_have_text("first")
+    expect(chat.locator(".sidebar .conversation")).to_have_count(2)
+    send(chat, "third")  # the new chat goes on from there
+    expect(chat.locator(".msg.user")).to_have_count(2)

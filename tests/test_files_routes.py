@@ -614,6 +614,26 @@ def test_an_exported_conversation_imports_with_its_files(files_app):
     assert client.get(box["value"]["url"]).status_code == 200
 
 
+def test_a_new_chat_from_here_copies_the_files_so_each_chat_keeps_its_own(files_app):
+    app = files_app()
+    client = app.test_client()
+    first = send(client, "look", [("cat.png", samples.png())])
+    finished(app, first)
+    original = first.headers["HX-Push-Url"].rsplit("/", 1)[1]
+    store = app.extensions["webchat"].store
+    before = store.messages(original)
+    token = csrf(client)
+    response = client.post(f"/messages/{before[-1].ref}/fork", headers={**HX, "X-CSRF-Token": token})
+    forked = response.headers["HX-Redirect"].rsplit("/", 1)[1]
+    cat = store.messages(forked)[0].message.content
+    assert cat["orig_name"] == "cat.png" and cat["url"] != before[0].message.content["url"]
+    client.post(f"/c/{original}/delete", headers={**HX, "X-CSRF-Token": token})
+    store.purge_deleted(time.time() + 1)
+    app.extensions["webchat"].uploads.remove_orphans()
+    assert client.get(before[0].message.content["url"]).status_code == 404
+    assert client.get(cat["url"]).data == samples.png()  # the new chat's copy stays
+
+
 def test_an_import_naming_files_that_are_not_the_users_is_refused_whole(files_app):
     # Defends against an import reading another session's file, or a server path, by naming it.
     app = files_app()

@@ -1,5 +1,5 @@
 """The turn lifecycle of a conversation, without Flask: send, retry, undo, edit, stop, clear,
-delete and import. The page's routes and the API call these and nothing else to change a
+delete, import and fork. The page's routes and the API call these and nothing else to change a
 conversation, so each rule is written here once.
 
 One lock per process is held while checking that a conversation has no running turn and starting
@@ -66,6 +66,20 @@ def message_for(inputs: Sequence[StoredMessage], multimodal: bool) -> Any:
 def in_history(stored: StoredMessage) -> bool:
     """Is this stored message part of the history (not the empty row of a failed reply)?"""
     return not (stored.status != "complete" and stored.message.content == "")
+
+
+def up_to(stored: Sequence[StoredMessage], message_id: int) -> list[StoredMessage]:
+    """The messages up to this one and the rest of its group (the turn's input, or its reply):
+    what a fork from it copies. Empty rows of failed replies are left out."""
+    end = next((i for i, m in enumerate(stored) if m.id == message_id), None)
+    if end is None:
+        return []
+    while end + 1 < len(stored) and (stored[end + 1].kind, stored[end + 1].turn_id) == (
+        stored[end].kind,
+        stored[end].turn_id,
+    ):
+        end += 1
+    return [m for m in stored[: end + 1] if in_history(m) and m.status != "running"]
 
 
 def history_dicts(stored: Iterable[StoredMessage]) -> list[dict[str, Any]]:
@@ -319,6 +333,24 @@ class Conversations:
                 error = too_long(message.content, self.max_message_chars, f"message {index}", where=where)
                 if error is not None:
                     raise error
+
+    def fork(
+        self,
+        owner: str,
+        conversation: Conversation,
+        message: StoredMessage,
+        copy_files: Callable[[list[ChatMessage]], tuple[list[ChatMessage], list[FileRecord]]],
+    ) -> Conversation:
+        """A new conversation holding this one up to ``message`` (and the rest of its turn's input
+        or reply): "New chat from here", titled as the original with "(branch)". Its files are
+        copies (``copy_files``), so deleting either conversation takes nothing from the other. The
+        original is not changed."""
+        kept = up_to(self.store.messages(conversation.id), message.id)
+        if not kept:
+            raise Refused("There is nothing before this message to start a chat from.", 409)
+        messages, copies = copy_files([m.message for m in kept])
+        # Named apart in the sidebar from the conversation it came from.
+        return self.import_messages(owner, messages, copies, f"{conversation.title or 'Chat'} (branch)")
 
     def import_messages(
         self, owner: str, messages: Sequence[ChatMessage], copies: Sequence[FileRecord], title: str = ""

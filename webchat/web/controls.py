@@ -1,5 +1,6 @@
 """Controls on a conversation's messages: undo the last turn, edit a sent message, like or dislike a
-reply, clear the conversation. Each answers with the re-rendered part of the page it changed."""
+reply, start a new chat from a message, clear the conversation. Each answers with the re-rendered
+part of the page it changed."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from webchat.errors import Refused
 from webchat.web import files as web_files
 from webchat.web.grouping import groups
 from webchat.web.htmx import htmx
+from webchat.web.htmx import make_response as htmx_response
 from webchat.web.owned import owned_conversation, owned_message, owned_turn
 from webchat.web.services import services
 from webchat.web.session import client_key, current_owner
@@ -119,6 +121,23 @@ def feedback(message_ref: str) -> Any:
         return redirect(f"{target}#turn-{stored.turn_id}" if stored.turn_id else target, 303)
     updated = app.store.get_message(conversation.id, stored.id)
     return render_template("partials/feedback.html", message=updated)
+
+
+@bp.post("/messages/<message_ref>/fork")
+def fork(message_ref: str) -> Any:
+    """New chat from here: a new conversation holding this one up to the message; opens it."""
+    conversation, stored = owned_message(message_ref)
+    owner = current_owner()
+    try:
+        forked = services().conversations.fork(
+            owner, conversation, stored, lambda messages: web_files.copy_posted_files(owner, messages)
+        )
+    except Refused as refused:  # a file of the conversation is gone, the quota is full...
+        return composer_error(f"No new chat was made: {refused.message}", refused.status, conversation, "")
+    target = url_for("web.conversation", conversation_id=forked.id)
+    if htmx:
+        return htmx_response("", redirect=target)
+    return redirect(target, 303)
 
 
 @bp.post("/c/<conversation_id>/clear")
