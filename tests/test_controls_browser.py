@@ -215,3 +215,14 @@ def test_a_new_chat_from_a_reply_opens_with_the_conversation_up_to_it(chat: Page
     expect(chat.locator(".sidebar .conversation")).to_have_count(2)
     send(chat, "third")  # the new chat goes on from there
     expect(chat.locator(".msg.user")).to_have_count(2)
+
+
+def test_the_code_stylesheet_is_linked_when_code_first_shows(chat: Page):
+    assert chat.locator("#code-css").count() == 0  # a new chat has no code: 1.4 KB not loaded
+    send(chat, "hi")  # the reply holds a python block
+    expect(chat.locator("#code-css")).to_have_count(1)
+    keyword = chat.locator(".md pre .nb, .md pre .k").first  # print: a builtin, coloured
+    plain = chat.locator(".md pre").first.evaluate("e => getComputedStyle(e).color")
+    expect(keyword).not_to_have_css("color", plain)
+    chat.reload()  # a conversation with code links it from the start
+    expect(chat.locator("link#code-css")).to_have_count(1)

@@ -159,6 +159,7 @@ def test_the_composer_takes_files_only_when_the_chat_does(files_app):
     text_only = files_app(multimodal=False).test_client().get("/new").get_data(as_text=True)
     composer = re.search(r'<form id="composer".*?</form>', text_only, re.S).group(0)
     assert 'type="file"' not in composer and "multipart" not in composer
+    assert "files.js" not in text_only  # its script is not loaded either
     assert 'accept="image/*,application/pdf"' in files_app(
         allowed_file_types="image, .pdf"
     ).test_client().get("/new").get_data(as_text=True)

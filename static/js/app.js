@@ -44,15 +44,26 @@
     if (tail) tail.append(JSON.parse(data).d);
     follow();
   });
+  // The code stylesheet, linked when a code block first shows (most chats never need its 1.4 KB).
+  const codeStyles = () => {
+    if ($("#code-css") || !$(".md pre")) return;
+    const link = document.createElement("link");
+    link.rel = "stylesheet";
+    link.id = "code-css";
+    link.href = $('meta[name="code-css"]').content;
+    document.head.append(link);
+  };
   document.addEventListener("htmx:after:swap", () => {
     follow();
     addCodeCopyButtons();
+    codeStyles();
     const box = $("#composer-text");
     if (box && box.value) grow(box);
   });
   document.addEventListener("htmx:ws:after:message:incoming", (event) => {
     follow();
     addCodeCopyButtons();
+    codeStyles();
     // The final frame replaces the reply: tell screen readers the reply is complete. Its event
     // comes on the document (the socket's element is gone by then): the frame names the reply.
     const data = event.detail.message.data;
@@ -189,5 +200,6 @@
     if (box) grow(box);
     follow();
     addCodeCopyButtons();
+    codeStyles();
   });
 })();

@@ -42,11 +42,19 @@ def _messages_context(conversation: Conversation) -> dict[str, Any]:
     running = store.running_turn(conversation.id)
     stored, earlier = page_of_messages(conversation.id)
     return {
+        "code": any(_may_hold_code(m) for m in stored),
         "groups": groups(stored),
         "earlier": earlier,
         "running": running,
         "snapshot": hub.get(running.id) if running else None,
     }
+
+
+def _may_hold_code(stored: StoredMessage) -> bool:
+    """Could this message draw a code block (a fence, or lines indented as code)? Then the page
+    links the code stylesheet at once; otherwise app.js links it when code first appears."""
+    text = stored.message.content
+    return isinstance(text, str) and ("```" in text or "~~~" in text or "\n    " in text or "\t" in text)
 
 
 def render_chat(
@@ -81,7 +89,7 @@ def render_chat(
         kept=kept,
         editing=editing,
         import_error=import_error,
-        **{"running": None, "snapshot": None, **shown},
+        **{"running": None, "snapshot": None, "code": False, **shown},
     )
     return html, status
 
