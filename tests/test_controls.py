@@ -7,9 +7,13 @@ import html
 import io
 import json
 import re
+import threading
+import time
 
 import pytest
 from conftest import TURN_ID, csrf_of
+
+from webchat.messages import ChatMessage
 
 HX = {"HX-Request": "true"}
 
@@ -336,13 +340,15 @@ def test_a_final_write_that_keeps_failing_does_not_leave_the_conversation_stuck(
     chat = Chat(app)
     turn_id = chat.send("hi")
     assert services.store.get_turn(turn_id).status == "running"  # nothing could be stored
-    busy = chat.post("/turns", {"text": "next", "conversation_id": chat.conversation_id})
-    assert busy.status_code == 409
+    waiting = chat.post("/turns", {"text": "next", "conversation_id": chat.conversation_id})
+    assert waiting.status_code == 200 and "Waiting for the reply" in waiting.get_data(as_text=True)
     failures[0] = 0  # room again
     assert services.runner.reap() == 1  # what the background loop does every half lease
     assert services.store.get_turn(turn_id).status == "done"
     assert chat.stored()[-1] == ("assistant", "the answer")
-    chat.send("next")  # the conversation goes on
+    # The conversation goes on: the page asks for it when the reply ends, and what waited starts.
+    chat.client.get(f"/c/{chat.conversation_id}/messages", headers=HX)
+    wait_until(lambda: len(chat.stored()) == 4)
     assert chat.stored()[-2:] == [("user", "next"), ("assistant", "the answer")]
 
 
@@ -514,3 +520,130 @@ def test_a_new_chat_from_a_message_that_is_not_yours_is_404(chat, make_app):
     no_token = chat.client.post(f"/messages/{ref}/fork", headers=HX)
     assert no_token.status_code in (400, 403)
     assert len(chat.stored()) == 2
+
+
+# --- Messages sent while a reply is being written wait for it -------------------------------------
+
+
+def held_at(gate: threading.Event):
+    """A chat function that holds "slow" at the gate and says how much history each reply saw."""
+
+    def reply(message, history):
+        if message == "slow":
+            assert gate.wait(120)
+        return f"echo: {message} after {len(history)}"
+
+    return reply
+
+
+def wait_until(condition, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def held(make_app):
+    gate = threading.Event()
+    chat = Chat(make_app(held_at(gate)))
+    started = chat.post("/turns", {"text": "slow", "conversation_id": ""})
+    chat.conversation_id = started.headers["HX-Push-Url"].rsplit("/", 1)[1]
+    chat.gate = gate
+    yield chat
+    gate.set()
+
+
+def queue_message(chat, text):
+    return chat.post("/turns", {"text": text, "conversation_id": chat.conversation_id})
+
+
+def test_a_message_sent_while_a_reply_is_written_waits_then_is_answered_after_it(held):
+    answer = queue_message(held, "next")
+    html_text = answer.get_data(as_text=True)
+    assert answer.status_code == 200 and answer.headers["HX-Retarget"] == "#queue"
+    assert (
+        'class="input queued"' in html_text and "next" in html_text and "Waiting for the reply" in html_text
+    )
+    page = held.page()
+    assert "Waiting for the reply" in page and 'class="stop-all"' in page
+    assert held.stored() == [("user", "slow")]  # not part of the conversation yet
+    held.gate.set()
+    wait_until(lambda: len(held.stored()) == 4)
+    assert held.stored() == [
+        ("user", "slow"),
+        ("assistant", "echo: slow after 0"),
+        ("user", "next"),
+        ("assistant", "echo: next after 2"),  # its history holds the reply it waited for
+    ]
+    wait_until(lambda: held.app.extensions["webchat"].store.running_turn(held.conversation_id) is None)
+    assert "Waiting for the reply" not in held.page()
+
+
+def test_waiting_messages_go_in_order_and_can_be_removed(held):
+    first = queue_message(held, "one").get_data(as_text=True)
+    queue_message(held, "two")
+    ref = re.search(r'id="queued-([\w-]+)"', first).group(1)
+    removed = held.post(f"/c/{held.conversation_id}/queued/{ref}/remove")
+    assert removed.status_code == 200 and removed.get_data(as_text=True) == ""
+    again = held.post(f"/c/{held.conversation_id}/queued/{ref}/remove")
+    assert again.status_code == 404 and "no longer waiting" in again.get_data(as_text=True)
+    stranger = Chat(held.app)
+    assert stranger.post(f"/c/{held.conversation_id}/queued/{ref}/remove").status_code == 404
+    held.gate.set()
+    wait_until(lambda: len(held.stored()) == 4)
+    assert [text for _, text in held.stored()][2:] == ["two", "echo: two after 2"]
+
+
+def test_stop_can_drop_the_waiting_messages(held):
+    queue_message(held, "one")
+    turn = held.app.extensions["webchat"].store.running_turn(held.conversation_id)
+    stopped = held.post(f"/turns/{turn.id}/stop", {"drop_queue": "1"})
+    assert stopped.status_code == 200 and 'id="queue" hx-swap-oob="innerHTML"' in stopped.get_data(
+        as_text=True
+    )
+    wait_until(lambda: held.app.extensions["webchat"].store.running_turn(held.conversation_id) is None)
+    held.gate.set()
+    assert [role for role, _ in held.stored()] == ["user", "assistant"]  # "one" was never sent
+    assert "Waiting for the reply" not in held.page()
+
+
+def test_stop_alone_lets_the_next_waiting_message_start(held):
+    queue_message(held, "one")
+    turn = held.app.extensions["webchat"].store.running_turn(held.conversation_id)
+    assert held.post(f"/turns/{turn.id}/stop").status_code == 204
+    # The page asks for the messages when the reply ends (app.js); the held chat function has
+    # not returned, so its runner has not started the next one: the asking does.
+    held.client.get(f"/c/{held.conversation_id}/messages", headers=HX)
+    wait_until(lambda: len(held.stored()) == 4)
+    # The stopped reply had no text yet: it is not part of the history.
+    assert held.stored()[2:] == [("user", "one"), ("assistant", "echo: one after 1")]
+
+
+def test_at_most_ten_messages_wait_and_the_eleventh_is_refused_with_words(held):
+    for n in range(10):
+        assert queue_message(held, f"m{n}").status_code == 200
+    refused = queue_message(held, "too many")
+    assert refused.status_code == 429 and "already waiting" in refused.get_data(as_text=True)
+    held.post(f"/c/{held.conversation_id}/clear")  # clearing drops them all
+    held.gate.set()
+    assert held.app.extensions["webchat"].conversations.queued.count(held.conversation_id) == 0
+
+
+def test_without_javascript_a_waiting_message_shows_on_the_page(held):
+    answer = held.client.post(
+        "/turns", data={"text": "later", "conversation_id": held.conversation_id, "csrf_token": held.token}
+    )
+    assert answer.status_code == 303 and answer.headers["Location"].endswith(held.conversation_id)
+    page = held.client.get(answer.headers["Location"]).get_data(as_text=True)
+    assert "later" in page and "Waiting for the reply" in page and 'action="/c/' in page
+
+
+def test_a_message_left_waiting_without_a_runner_starts_when_the_page_asks(make_app):
+    chat = Chat(make_app(echo))
+    app = chat.app.extensions["webchat"]
+    owner = app.store.get_turn(chat.send("one")).owner
+    app.conversations.queued.add(chat.conversation_id, owner, [ChatMessage(role="user", content="left")], ())
+    chat.client.get(f"/c/{chat.conversation_id}/messages", headers=HX)
+    wait_until(lambda: len(chat.stored()) == 4)
+    assert chat.stored()[2:] == [("user", "left"), ("assistant", "echo: left")]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import pytest
@@ -226,3 +227,35 @@ def test_the_code_stylesheet_is_linked_when_code_first_shows(chat: Page):
     expect(keyword).not_to_have_css("color", plain)
     chat.reload()  # a conversation with code links it from the start
     expect(chat.locator("link#code-css")).to_have_count(1)
+
+
+def test_a_message_sent_while_a_reply_streams_waits_then_is_answered(live_server, page: Page):
+    gate = threading.Event()
+
+    def held(message, history):
+        if message == "slow":
+            assert gate.wait(120)
+        return f"echo: {message}"
+
+    server = live_server(held)
+    try:
+        page.goto(server.url)
+        box = page.locator("#composer-text")
+        box.fill("slow")
+        box.press("Enter")
+        expect(page.locator(".reply.streaming")).to_have_count(1)
+        box.fill("next")
+        box.press("Enter")
+        waiting = page.locator(".queued")
+        expect(waiting).to_have_count(1)
+        expect(waiting).to_contain_text("next")
+        expect(waiting).to_contain_text("Waiting for the reply")
+        expect(box).to_have_value("")  # the composer is free for more
+        expect(page.get_by_role("button", name="Stop and remove waiting messages")).to_be_visible()
+        gate.set()
+        expect(page.locator(".msg.assistant")).to_have_count(2, timeout=30_000)
+        expect(page.locator(".msg.assistant").last).to_have_text("echo: next")
+        expect(waiting).to_have_count(0)
+        expect(page.locator(".reply.streaming")).to_have_count(0, timeout=30_000)
+    finally:
+        gate.set()

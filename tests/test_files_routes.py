@@ -398,22 +398,29 @@ def test_a_filedata_posted_by_a_client_is_never_a_file(files_app):
     assert "root:" not in response.get_data(as_text=True)
 
 
-def test_files_sent_while_a_reply_runs_are_not_kept(files_app):
+def test_files_sent_while_a_reply_runs_wait_with_their_message(files_app):
     release = threading.Event()
 
     def slow(message, history):
         yield "thinking"
-        release.wait(10)
+        release.wait(60)
         yield "done"
 
     app = files_app(slow)
     client = app.test_client()
     first = send(client, "one")
     conversation_id = first.headers["HX-Push-Url"].rsplit("/", 1)[1]
-    refused(send(client, "two", [("cat.png", samples.png())], conversation_id=conversation_id), 409, "still")
+    waiting = send(client, "two", [("cat.png", samples.png())], conversation_id=conversation_id)
+    assert waiting.status_code == 200 and "cat.png" in waiting.get_data(as_text=True)
     release.set()
     finished(app, first)
-    assert list(files_root(app).iterdir()) == []
+    store = app.extensions["webchat"].store
+    deadline = time.monotonic() + 60
+    while len(store.messages(conversation_id)) < 5 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    cat, text = (m.message.content for m in store.messages(conversation_id)[2:4])
+    assert text == "two" and cat["orig_name"] == "cat.png"
+    assert client.get(cat["url"]).data == samples.png()  # kept for the message, then sent with it
 
 
 def test_without_javascript_files_post_with_the_form(files_app):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 from conftest import TURN_ID, csrf_of
 
@@ -170,21 +171,25 @@ def test_stop_keeps_the_partial_reply_marked_stopped(make_app):
     assert "Stopped" in page
 
 
-def test_a_second_message_while_a_reply_runs_is_refused_with_words(make_app):
+def test_a_second_message_while_a_reply_runs_waits_for_it(make_app):
     release = threading.Event()
 
     def fn(message, history):
-        yield "working"
-        release.wait(10)
+        yield f"working on {message}"
+        release.wait(60)
 
     app = make_app(fn)
     client = app.test_client()
     first = send(client, "first")
     conversation_id = first.headers["HX-Push-Url"].rsplit("/", 1)[1]
     second = send(client, "second", conversation_id)
+    assert second.status_code == 200 and "Waiting for the reply" in second.get_data(as_text=True)
     release.set()
-    assert second.status_code == 409
-    assert "still being written" in second.get_data(as_text=True)
+    store = app.extensions["webchat"].store
+    deadline = time.monotonic() + 60
+    while len(store.messages(conversation_id)) < 4 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert [m.message.content for m in store.messages(conversation_id)][2:] == ["second", "working on second"]
 
 
 def test_a_model_error_shows_a_bubble_and_retry_runs_again(make_app):

@@ -299,6 +299,7 @@ def _register_templates(app: Flask) -> None:
     app.jinja_env.filters["layout_markdown"] = layout_markdown
     app.jinja_env.filters["layout_html"] = layout_html
     app.jinja_env.filters["code"] = render.render_code
+    app.jinja_env.filters["plain"] = render.render_plain
     app.jinja_env.filters["markdown_inline"] = markdown_inline
     app.jinja_env.filters["with_tail"] = with_tail
     app.jinja_env.filters["thread"] = thread

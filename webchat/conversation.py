@@ -1,6 +1,6 @@
-"""The turn lifecycle of a conversation, without Flask: send, retry, undo, edit, stop, clear,
-delete, import and fork. The page's routes and the API call these and nothing else to change a
-conversation, so each rule is written here once.
+"""The turn lifecycle of a conversation, without Flask: send (or queue while a reply is being
+written), retry, undo, edit, stop, clear, delete, import and fork. The page's routes and the API
+call these and nothing else to change a conversation, so each rule is written here once.
 
 One lock per process is held while checking that a conversation has no running turn and starting
 one, so two tabs sending at once cannot start two replies; another worker may race past it, and
@@ -30,9 +30,11 @@ from webchat.limits import RateWindow, check_client_limits, check_turn_limits
 from webchat.messages import ChatMessage
 from webchat.store import Conversation, MessageKind, Store, StoredMessage, Turn, TurnBusy
 from webchat.store.files import FileRecord
+from webchat.store.queued import Queued, QueuedStore
 from webchat.turns import TurnRunner
 
 KEEP_DELETED_SECONDS = 24 * 3600  # a deleted conversation can be restored for a day
+MAX_QUEUED = 10  # messages that may wait for a conversation's running reply
 NOT_STORED = (
     "The server could not store your message (its disk may be full, or its database busy), so it "
     "was not sent. It is still in the box: send it again in a moment."
@@ -122,6 +124,7 @@ class Conversations:
         retry_inputs: Callable[[tuple[Any, ...]], tuple[Any, ...]] | None = None,
     ) -> None:
         self.store = store
+        self.queued = QueuedStore(store.engine)  # messages sent while a reply was being written
         self.runner = runner
         self.uploads = uploads
         self.rate = rate
@@ -159,17 +162,24 @@ class Conversations:
         *,
         saved: Sequence[FileRecord] = (),
         client: str | None = None,
-    ) -> Sent:
+        wait: bool = False,
+    ) -> Sent | Queued:
         """Store the user's message (one message per file, then the text, Gradio's order) as a new
         turn, in a new conversation if none is given, and start its reply. ``saved``: the files
-        stored for this message, removed again if it is refused, else linked to the conversation."""
+        stored for this message, removed again if it is refused, else linked to the conversation.
+        While the conversation's reply is being written the message is refused (TurnBusy), or,
+        with ``wait``, queued: it starts as its own turn when that reply ends."""
         sent = [*files, ChatMessage(role="user", content=text)] if text.strip() else list(files)
         with self.lock:
             is_new = conversation is None
             try:
                 # The database refuses a second running turn too (another worker may start one now).
                 if conversation and self.store.running_turn(conversation.id):
-                    raise TurnBusy()
+                    if not wait:
+                        raise TurnBusy()
+                    queued = self._enqueue(conversation, sent, extra)
+                    self.uploads.link(saved, conversation.id)
+                    return queued
                 self._check_limits(owner, client)  # before a new conversation exists: a refusal leaves none
                 if conversation is None:
                     conversation = self.store.create_conversation(owner)
@@ -186,6 +196,37 @@ class Conversations:
         self.uploads.link(saved, conversation.id)
         return Sent(conversation, turn, inputs, is_new)
 
+    def _enqueue(self, conversation: Conversation, sent: list[ChatMessage], extra: tuple[Any, ...]) -> Queued:
+        if self.queued.count(conversation.id) >= MAX_QUEUED:
+            raise Refused(
+                f"{MAX_QUEUED} messages are already waiting for this reply: wait for it, or remove one.", 429
+            )
+        return self.queued.add(conversation.id, conversation.owner, sent, extra)
+
+    def start_queued(self, conversation_id: str) -> Turn | None:
+        """Start the oldest waiting message of the conversation as a turn, if it has no running one
+        (after a reply ends; a page that asks does it too, so a lost runner leaves none waiting)."""
+        with self.lock:
+            if self.store.running_turn(conversation_id) is not None:
+                return None
+            queued = self.queued.take_first(conversation_id)
+            if queued is None:
+                return None
+            conversation = self.store.get_conversation(queued.owner, conversation_id)
+            if conversation is None:  # deleted meanwhile: nothing waits for it any more
+                self.queued.clear(conversation_id)
+                return None
+            try:
+                turn, _ = self._begin(conversation, queued.messages, queued.extra, checked=True)
+            except TurnBusy:  # another worker started a turn just now: wait for that one
+                self.queued.put_back(queued)
+                return None
+        return turn
+
+    def remove_queued(self, conversation: Conversation, ref: str) -> None:
+        if not self.queued.remove(conversation.id, ref):
+            raise Refused("That message is no longer waiting: it was sent or removed.", 404)
+
     def retry(self, old: Turn, client: str | None = None) -> Turn:
         """Run the last turn again from its stored input, with the additional inputs it had."""
         with self.lock:
@@ -199,7 +240,13 @@ class Conversations:
             stored = self.store.history_before(old.conversation_id, inputs[0].id) if inputs else []
             extra = self.retry_inputs(self.store.turn_inputs(old.id))
             self.store.save_turn_inputs(turn.id, extra)
-            self.runner.start(turn, message_for(inputs, self.multimodal), history_dicts(stored), extra)
+            self.runner.start(
+                turn,
+                message_for(inputs, self.multimodal),
+                history_dicts(stored),
+                extra,
+                after=lambda: self.start_queued(old.conversation_id),  # a message that waited
+            )
         return turn
 
     def edit(
@@ -253,13 +300,11 @@ class Conversations:
             # Read by the runner, not here: the POST answers at once however long the conversation.
             return histories.load(conversation.id, before_id=before)
 
-        self.runner.start(
-            turn,
-            message_for(stored, self.multimodal),
-            history,
-            extra,
-            after=lambda: histories.prepare(conversation.id),  # the next reply's history, copied now
-        )
+        def after() -> None:
+            histories.prepare(conversation.id)  # the next reply's history, copied now
+            self.start_queued(conversation.id)  # a message that waited for this reply
+
+        self.runner.start(turn, message_for(stored, self.multimodal), history, extra, after=after)
         return turn, stored
 
     def _check_limits(self, owner: str, client: str | None = None) -> None:
@@ -273,8 +318,11 @@ class Conversations:
 
     # Ending turns and changing what is stored
 
-    def stop(self, turn: Turn) -> None:
-        """End a running turn now, keeping what it wrote (nothing happens if it had ended)."""
+    def stop(self, turn: Turn, *, drop_queue: bool = False) -> None:
+        """End a running turn now, keeping what it wrote (nothing happens if it had ended); with
+        ``drop_queue``, the messages waiting for it go first (else the next one starts)."""
+        if drop_queue:
+            self.queued.clear(turn.conversation_id)
         self.runner.stop(turn.id)
 
     def stop_running(self, conversation: Conversation) -> None:
@@ -314,6 +362,7 @@ class Conversations:
 
     def clear(self, conversation: Conversation) -> None:
         with self.lock:
+            self.queued.clear(conversation.id)
             self.stop_running(conversation)
             self.store.clear_conversation(conversation.id)
 

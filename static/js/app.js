@@ -68,6 +68,10 @@
     // comes on the document (the socket's element is gone by then): the frame names the reply.
     const data = event.detail.message.data;
     if (typeof data === "string" && data.includes('"swap":"outerHTML"')) {
+      // Messages waiting for this reply: the page asks for the conversation again, where the
+      // next one is being answered now.
+      const waiting = $("#queue .queued");
+      if (waiting) htmx.ajax("GET", waiting.dataset.messages, { target: "#messages", swap: "innerHTML" });
       const named = /id="(turn-[\w-]+)"/.exec(JSON.parse(data).content || "");
       const reply = named && document.getElementById(named[1]);
       const announcer = $("#announcer");

@@ -149,6 +149,27 @@ login_failures = Table(
     Index("ix_login_failures_key_at", "key", "at"),
 )
 
+# Messages sent while a reply was still being written: each waits here (its messages as the JSON
+# list of messages-format dicts, with the turn's extra values) and becomes a turn of its own when
+# the conversation has no running turn any more, oldest first. ``ref`` names it in URLs.
+queued_messages = Table(
+    "queued_messages",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "conversation_id",
+        String(32),
+        ForeignKey("conversations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("owner", String(128), nullable=False),
+    Column("ref", String(16), nullable=False, unique=True),
+    Column("messages", Text, nullable=False),
+    Column("extra", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Index("ix_queued_messages_conversation", "conversation_id", "id"),
+)
+
 # The values a turn's chat function got after ``history`` (Gradio's additional inputs, or which
 # event of a Blocks layout sent the message), as a JSON list: a retry or an edit reuses them.
 turn_inputs = Table(

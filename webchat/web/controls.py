@@ -33,6 +33,9 @@ def messages(conversation_id: str) -> Any:
     conversation = owned_conversation(conversation_id)
     before = request.args.get("before", type=int)
     if before is None:
+        # A reply just ended (the page asks when messages wait for it): the next one starts now,
+        # if the runner has not started it already.
+        services().conversations.start_queued(conversation.id)
         return render_messages(conversation)
     stored, earlier = page_of_messages(conversation.id, before)
     return render_template(

@@ -11,6 +11,7 @@ from webchat.conversation import Sent
 from webchat.errors import Refused
 from webchat.files.limits import human_size
 from webchat.store import Conversation, Turn
+from webchat.store.queued import Queued
 from webchat.web import files as web_files
 from webchat.web.api.errors import http_error_response
 from webchat.web.htmx import htmx
@@ -40,7 +41,9 @@ def new_chat() -> Any:
 
 @bp.get("/c/<conversation_id>")
 def conversation(conversation_id: str) -> Any:
-    return render_chat(owned_conversation(conversation_id))
+    found = owned_conversation(conversation_id)
+    services().conversations.start_queued(found.id)  # a message left waiting by a lost runner
+    return render_chat(found)
 
 
 @bp.get("/avatars/<role>")
@@ -85,11 +88,41 @@ def create_turn() -> Any:
         extra = app.page.read_inputs(request.form, owner)  # Gradio's additional inputs, in order
         files, saved = web_files.composer_files(owner, conversation, posted, kept)
         sent = app.conversations.send(
-            owner, conversation, web_files.file_messages(files), text, extra, saved=saved, client=client_key()
+            owner,
+            conversation,
+            web_files.file_messages(files),
+            text,
+            extra,
+            saved=saved,
+            client=client_key(),
+            wait=True,  # sent while a reply is being written: it waits for it
         )
     except Refused as refused:
         return composer_error(refused.message, refused.status, conversation, text)
+    if isinstance(sent, Queued):
+        return _queued(sent)
     return _sent(sent)
+
+
+def _queued(queued: Queued) -> Any:
+    """The waiting message, added to the page's queue; without JavaScript, the conversation."""
+    if not htmx:
+        return redirect(url_for("web.conversation", conversation_id=queued.conversation_id), 303)
+    html = render_template("partials/queued.html", q=queued)
+    return htmx_response(html, retarget="#queue", reswap="beforeend")
+
+
+@bp.post("/c/<conversation_id>/queued/<ref>/remove")
+def remove_queued(conversation_id: str, ref: str) -> Any:
+    """Take a waiting message out before it is sent."""
+    conversation = owned_conversation(conversation_id)
+    try:
+        services().conversations.remove_queued(conversation, ref)
+    except Refused as refused:
+        return composer_error(refused.message, refused.status, conversation, "")
+    if not htmx:
+        return redirect(url_for("web.conversation", conversation_id=conversation.id), 303)
+    return htmx_response("")
 
 
 def _sent(sent: Sent) -> Any:
@@ -117,10 +150,15 @@ def _when_done(turn: Turn, conversation: Conversation | str) -> Response:
 
 @bp.post("/turns/<turn_id>/stop")
 def stop_turn(turn_id: str) -> Any:
+    """Stop the reply; with ``drop_queue``, the messages waiting for it are removed first."""
     turn = owned_turn(turn_id)
-    services().conversations.stop(turn)
+    drop = request.form.get("drop_queue") == "1"
+    services().conversations.stop(turn, drop_queue=drop)
     if htmx:
-        return Response(status=204)
+        # The page's queue emptied too (its form swaps nothing else).
+        return (
+            htmx_response('<div id="queue" hx-swap-oob="innerHTML"></div>') if drop else Response(status=204)
+        )
     return redirect(url_for("web.conversation", conversation_id=turn.conversation_id), 303)
 
 

@@ -47,6 +47,7 @@ def _messages_context(conversation: Conversation) -> dict[str, Any]:
         "earlier": earlier,
         "running": running,
         "snapshot": hub.get(running.id) if running else None,
+        "queued": services().conversations.queued.waiting(conversation.id),
     }
 
 
@@ -104,9 +105,12 @@ def messages_html(conversation: Conversation) -> str:
 def render_messages(
     conversation: Conversation, *, composer_text: str | None = None, composer_files: Sequence[FileRecord] = ()
 ) -> Any:
-    """The conversation's messages (the inside of #messages); optionally refill the composer: its
-    text, and in a chat that takes files, its attachments (``composer_files``, sent again)."""
+    """The conversation's messages (the inside of #messages) and the messages waiting (#queue);
+    optionally refill the composer: its text, and in a chat that takes files, its attachments
+    (``composer_files``, sent again)."""
     html = messages_html(conversation)
+    queued = services().conversations.queued.waiting(conversation.id)
+    html += render_template("partials/queue.html", queued=queued, oob=True)
     if composer_text is not None:
         html += render_template("partials/composer_text.html", text=composer_text)
         if services().page.multimodal:
