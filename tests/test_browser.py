@@ -14,6 +14,7 @@ WORDS = ["Here", " is", " a", " **streamed**", " reply", " with", " `code`", " a
 
 
 def send(page: Page, text: str) -> None:
+    page.wait_for_load_state("domcontentloaded")  # Enter sends once the scripts ran
     box = page.locator("#composer-text")
     box.fill(text)
     box.press("Enter")

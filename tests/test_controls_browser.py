@@ -27,6 +27,7 @@ def chat(live_server, page: Page):
 
 def send(page: Page, text: str) -> None:
     """Send and wait for this message's reply to be final (not just the previous one)."""
+    page.wait_for_load_state("domcontentloaded")  # Enter sends once the scripts ran
     replies = page.locator(".reply").count()
     page.locator("#composer-text").fill(text)
     page.locator("#composer-text").press("Enter")

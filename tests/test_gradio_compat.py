@@ -1476,6 +1476,9 @@ def test_a_page_event_that_yields_draws_each_value_in_chromium(tmp_path, watched
 
 
 def type_and_send(page: Any, text: str) -> None:
+    # After a navigation (Clear is a link to /new) Enter sends only once the page's scripts ran:
+    # on a busy machine they can come well after the box is there.
+    page.wait_for_load_state("domcontentloaded")
     box = page.locator("#composer-text")
     box.fill(text)
     box.press("Enter")

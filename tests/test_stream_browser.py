@@ -30,6 +30,7 @@ def gated(first: int, second: int) -> tuple[object, threading.Event, threading.E
 
 
 def send(page: Page, text: str) -> None:
+    page.wait_for_load_state("domcontentloaded")  # Enter sends once the scripts ran
     page.locator("#composer-text").fill(text)
     page.locator("#composer-text").press("Enter")
 
