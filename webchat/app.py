@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import json
 import logging
 import os
 import secrets
@@ -300,6 +301,8 @@ def _register_templates(app: Flask) -> None:
     app.jinja_env.filters["layout_html"] = layout_html
     app.jinja_env.filters["code"] = render.render_code
     app.jinja_env.filters["plain"] = render.render_plain
+    # JSON to read (a turn's request), escaped by the template like any text.
+    app.jinja_env.filters["pretty_json"] = lambda value: json.dumps(value, ensure_ascii=False, indent=2)
     app.jinja_env.filters["markdown_inline"] = markdown_inline
     app.jinja_env.filters["with_tail"] = with_tail
     app.jinja_env.filters["thread"] = thread

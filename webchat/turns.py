@@ -39,6 +39,7 @@ from webchat.errors import describe
 from webchat.hub import TurnHub
 from webchat.messages import ChatMessage
 from webchat.store import Store, Turn, TurnStatus, new_id
+from webchat.turn_record import TurnRecord, recording
 
 log = logging.getLogger("webchat.turns")
 
@@ -227,28 +228,37 @@ class TurnRunner:
         extra: tuple[Any, ...],
         keep_files: Callable[[Reply], Reply] | None,
     ) -> None:
-        try:
-            if callable(history):
-                history = history()
-            scope = self._scopes.get(turn.id) or aio.Scope()
-            with aio.cancellable(scope):  # a stop cancels what an async chat function awaits
-                replies = stream_reply(self.chat_fn, message, history, *extra)
-                try:
-                    for reply in replies:
-                        if keep_files:
-                            reply = keep_files(reply)
-                        if not self.hub.publish(turn.id, reply):
-                            return  # stopped: the stop request stored the reply
-                        self._dirty[turn.id] = reply  # checkpointed within a second
-                finally:
-                    replies.close()
-        except aio.Cancelled:
-            return  # stopped while it awaited: the stop request stored the reply
-        except Exception as error:
-            log.info("turn %s failed: %r", turn.id, error)
-            self._finish(turn.id, "error", describe(error, server=self.server_name))
-        else:
-            self._finish(turn.id, "done")
+        with recording() as record:  # a model server's chat function fills it (webchat.turn_record)
+            try:
+                if callable(history):
+                    history = history()
+                scope = self._scopes.get(turn.id) or aio.Scope()
+                with aio.cancellable(scope):  # a stop cancels what an async chat function awaits
+                    replies = stream_reply(self.chat_fn, message, history, *extra)
+                    try:
+                        for reply in replies:
+                            if keep_files:
+                                reply = keep_files(reply)
+                            if not self.hub.publish(turn.id, reply):
+                                self._keep_record(turn, record)
+                                return  # stopped: the stop request stored the reply
+                            self._dirty[turn.id] = reply  # checkpointed within a second
+                    finally:
+                        replies.close()
+            except aio.Cancelled:
+                self._keep_record(turn, record)
+                return  # stopped while it awaited: the stop request stored the reply
+            except Exception as error:
+                log.info("turn %s failed: %r", turn.id, error)
+                self._keep_record(turn, record)  # before the end is drawn, so the page shows it
+                self._finish(turn.id, "error", describe(error, server=self.server_name))
+            else:
+                self._keep_record(turn, record)
+                self._finish(turn.id, "done")
+
+    def _keep_record(self, turn: Turn, record: TurnRecord) -> None:
+        if not record.empty:
+            _safely(lambda: self.store.save_turn_record(turn.id, record.to_dict()), "store a turn record")
 
     def _finish(
         self, turn: Turn | str, status: TurnStatus, error: str | None = None, *, abandoned: bool = False

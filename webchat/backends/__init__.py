@@ -49,8 +49,10 @@ class Backend:
         """A model server webchat drives through ``client`` (an InferenceClient)."""
         from webchat.backends.inference import InferenceChat  # see build_backend
 
+        model_id = kwargs.get("model_id")
+
         def again(changed: Generation) -> ChatFunction:
-            return InferenceChat(client, model=model, generation=changed)
+            return InferenceChat(client, model=model, generation=changed, model_id=model_id)
 
         return cls(again(generation), generation=generation, with_generation=again, **kwargs)
 

@@ -17,6 +17,7 @@ from webchat.backends.thinking import ReplyBuilder
 from webchat.errors import is_image_refusal
 from webchat.files.types import HEAD_BYTES, sniff, sniff_file
 from webchat.messages import ChatMessage
+from webchat.turn_record import current as current_record
 
 # What OpenAI-style vision models take as image parts; other images are described like files.
 VISION_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
@@ -68,47 +69,68 @@ class InferenceChat:
     """A chat function (``fn(message, history)``) that streams from a model server."""
 
     def __init__(
-        self, client: InferenceClient, *, model: str | None = None, generation: Generation = Generation()
+        self,
+        client: InferenceClient,
+        *,
+        model: str | None = None,
+        generation: Generation = Generation(),
+        model_id: str | None = None,
     ) -> None:
         self.client = client  # held for the whole stream: a collected client closes it mid-way
         self.model = model
+        self.model_id = model_id or model  # what the turn record names (the local model's file)
+        self.endpoint = str(getattr(client, "base_url", None) or getattr(client, "model", None) or "")
         self.generation = generation
         # Images go to the model as image parts until its server refuses them; then by name only,
         # so the conversation goes on (the refusal itself is shown as the reply's error).
         self.images = True
 
     def __call__(self, message: Any, history: list[dict[str, Any]]) -> Iterator[str | list[ChatMessage]]:
+        record = current_record()
         try:
             yield from self._stream(message, history)
         except Exception as error:
             if is_image_refusal(error):
                 self.images = False
+            if record is not None:
+                record.failed(f"{type(error).__name__}: {error}"[:2000])
             raise
 
     def _stream(self, message: Any, history: list[dict[str, Any]]) -> Iterator[str | list[ChatMessage]]:
         request = to_openai_messages(history, message, self.generation.system_prompt, images=self.images)
-        stream = self.client.chat_completion(
-            request,
-            model=self.model,
-            stream=True,
-            max_tokens=self.generation.max_tokens,
-            temperature=self.generation.temperature,
-            top_p=self.generation.top_p,
-        )
+        parameters = {
+            "max_tokens": self.generation.max_tokens,
+            "temperature": self.generation.temperature,
+            "top_p": self.generation.top_p,
+        }
+        record = current_record()
+        if record is not None:  # the request as sent, its images as their files
+            record.sent(self.endpoint, self.model_id, {**parameters, "stream": True}, _as_recorded(request))
+        stream = self.client.chat_completion(as_sent(request), model=self.model, stream=True, **parameters)
         reply = ReplyBuilder()
-        chunks, finished = 0, False
+        chunks, tokens, finished = 0, 0, False
+        finish_reason: str | None = None
+        usage: dict[str, Any] | None = None
         try:
             for chunk in _checked(stream):
                 chunks += 1
+                if getattr(chunk, "usage", None):
+                    usage = _usage(chunk.usage)
                 if not chunk.choices:
                     continue
+                finish_reason = finish_reason or chunk.choices[0].finish_reason
                 finished = finished or bool(chunk.choices[0].finish_reason)
                 delta = chunk.choices[0].delta
                 reasoning = getattr(delta, "reasoning_content", None) or getattr(delta, "reasoning", None)
                 if delta.content or reasoning:
+                    tokens += 1
+                    if record is not None:
+                        record.first_token()
                     reply.add(delta.content, reasoning)
                     yield reply.reply()
         finally:
+            if record is not None:
+                record.ended(tokens=tokens, usage=usage, finish_reason=finish_reason)
             close = getattr(stream, "close", None)
             if close:
                 close()  # frees the server's slot at once when the user stops the reply
@@ -150,6 +172,30 @@ def to_openai_messages(
         text = str(message)
     _append(result, "user", content_parts(text))
     return [_flatten(m) for m in result]
+
+
+def as_sent(request: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The messages without the file each image part was made from (kept for the turn record)."""
+    return [_each_part(m, lambda part: {k: v for k, v in part.items() if k != "_file"}) for m in request]
+
+
+def _as_recorded(request: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The messages for the turn record: each image part as its file, not its bytes."""
+    return [
+        _each_part(m, lambda p: {"type": "image_url", "file": p["_file"]} if "_file" in p else p)
+        for m in request
+    ]
+
+
+def _each_part(message: dict[str, Any], change: Any) -> dict[str, Any]:
+    content = message["content"]
+    return message if isinstance(content, str) else {**message, "content": [change(p) for p in content]}
+
+
+def _usage(usage: Any) -> dict[str, Any]:
+    """The token counts a server reported (prompt, completion, total)."""
+    names = ("prompt_tokens", "completion_tokens", "total_tokens")
+    return {n: getattr(usage, n) for n in names if getattr(usage, n, None) is not None}
 
 
 def _append(result: list[dict[str, Any]], role: str, parts: list[dict[str, Any]]) -> None:
@@ -213,7 +259,13 @@ def _image_part(file: Mapping[str, Any]) -> dict[str, Any] | None:
     if mime not in VISION_TYPES or len(data) > MAX_IMAGE_BYTES:
         return None
     url = f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
-    return {"type": "image_url", "image_url": {"url": url}}
+    # "_file": which file this is, for the turn record; taken off before the request goes out.
+    # The new message's files come as paths alone (Gradio's message dict): named by their name,
+    # as no server path leaves.
+    named = {k: file.get(k) for k in ("orig_name", "url", "mime_type", "size") if file.get(k) is not None}
+    named.setdefault("orig_name", Path(str(file.get("path", ""))).name)
+    named.setdefault("mime_type", mime)
+    return {"type": "image_url", "image_url": {"url": url}, "_file": named}
 
 
 def _describe_file(file: Mapping[str, Any]) -> str:

@@ -11,7 +11,7 @@ import dataclasses
 from typing import Any
 
 from webchat.backends import build_backend
-from webchat.backends.inference import to_openai_messages
+from webchat.backends.inference import as_sent, to_openai_messages
 from webchat.gradio.interface import ChatInterface
 from webchat.settings import Settings
 
@@ -21,7 +21,7 @@ def format_conversation(history: list[dict[str, Any]], new_message: Any) -> list
     as chat-completions ``messages``, the way webchat's own models get them: images as
     ``image_url`` parts with data URLs, other files described by name and type, thoughts left
     out. Gradio also pastes the text of text files in; here they are described."""
-    return to_openai_messages(history, new_message, images=True)
+    return as_sent(to_openai_messages(history, new_message, images=True))
 
 
 def load_chat(

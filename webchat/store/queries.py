@@ -29,7 +29,7 @@ from webchat.store.records import (
     new_id,
     title_from,
 )
-from webchat.store.schema import conversations, messages, runners, turn_inputs, turns
+from webchat.store.schema import conversations, messages, runners, turn_inputs, turn_records, turns
 
 
 def _insert_turn(db: Connection, turn: Turn) -> None:
@@ -606,6 +606,43 @@ class Store:
         with self._write() as db:
             db.execute(delete(turn_inputs).where(turn_inputs.c.turn_id == turn_id))
             db.execute(turn_inputs.insert().values(turn_id=turn_id, data=data))
+
+    def save_turn_record(self, turn_id: str, record: dict[str, Any]) -> None:
+        """Keep what a turn asked of its model server and how it went (webchat.turn_record)."""
+        data = json.dumps(record, ensure_ascii=False, default=str)
+        with self._write() as db:
+            db.execute(delete(turn_records).where(turn_records.c.turn_id == turn_id))
+            db.execute(turn_records.insert().values(turn_id=turn_id, data=data))
+
+    def turn_records(self, turn_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The records of these turns (those that have one), in one query."""
+        ids = [t for t in turn_ids if t]
+        if not ids:
+            return {}
+        query = select(turn_records).where(turn_records.c.turn_id.in_(ids))
+        with self.engine.connect() as db:
+            return {row.turn_id: json.loads(row.data) for row in db.execute(query)}
+
+    def conversation_turn_records(self, conversation_id: str) -> list[dict[str, Any]]:
+        """Every recorded turn of the conversation, oldest first: the turn (id, status, times) and
+        its record."""
+        query = (
+            select(turns.c.id, turns.c.status, turns.c.created_at, turns.c.finished_at, turn_records.c.data)
+            .join(turn_records, turn_records.c.turn_id == turns.c.id)
+            .where(turns.c.conversation_id == conversation_id)
+            .order_by(turns.c.created_at, turns.c.id)
+        )
+        with self.engine.connect() as db:
+            return [
+                {
+                    "turn_id": row.id,
+                    "status": row.status,
+                    "created_at": row.created_at,
+                    "finished_at": row.finished_at,
+                    **json.loads(row.data),
+                }
+                for row in db.execute(query)
+            ]
 
     def turn_inputs(self, turn_id: str) -> tuple[Any, ...]:
         with self.engine.connect() as db:

@@ -170,6 +170,15 @@ queued_messages = Table(
     Index("ix_queued_messages_conversation", "conversation_id", "id"),
 )
 
+# What a turn of a built-in model asked of its model server and how it went (webchat.turn_record),
+# as JSON; gone with its turn.
+turn_records = Table(
+    "turn_records",
+    metadata,
+    Column("turn_id", String(32), ForeignKey("turns.id", ondelete="CASCADE"), primary_key=True),
+    Column("data", Text, nullable=False),
+)
+
 # The values a turn's chat function got after ``history`` (Gradio's additional inputs, or which
 # event of a Blocks layout sent the message), as a JSON list: a retry or an edit reuses them.
 turn_inputs = Table(

@@ -102,6 +102,7 @@ def render_final(turn: Turn, snapshot: Snapshot | None) -> str:
     [group] = groups(stored) or [Group("reply", turn.id)]
     return render_template(
         "partials/reply.html",
+        records=services().store.turn_records([turn.id]),
         turn_id=turn.id,
         stored=group.messages,
         status=group.status,

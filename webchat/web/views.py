@@ -41,9 +41,12 @@ def _messages_context(conversation: Conversation) -> dict[str, Any]:
     # (and its placeholder gets the final frame at once); the other order could show neither.
     running = store.running_turn(conversation.id)
     stored, earlier = page_of_messages(conversation.id)
+    shown = groups(stored)
     return {
         "code": any(_may_hold_code(m) for m in stored),
-        "groups": groups(stored),
+        "groups": shown,
+        # What each reply of a built-in model asked of its server (one query for the page).
+        "records": store.turn_records(g.turn_id for g in shown if g.kind == "reply" and g.turn_id),
         "earlier": earlier,
         "running": running,
         "snapshot": hub.get(running.id) if running else None,

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from flask import Blueprint, jsonify, request, url_for
+from flask import Blueprint, Response, jsonify, request, url_for
 from pydantic import ValidationError
 
 from webchat.conversation import history_dicts
@@ -106,6 +107,17 @@ def _posted_conversation(body: Any) -> tuple[str, list[ChatMessage]]:
 def get_conversation(conversation_id: str) -> Any:
     conversation = owned(conversation_id)
     return conversation_detail(conversation, services().store.messages(conversation.id))
+
+
+@bp.get("/api/conversations/<conversation_id>/turns")
+def turn_records(conversation_id: str) -> Any:
+    """The record of each reply of a built-in model, as JSON Lines, oldest first: the turn (id,
+    status, times), the request as sent (endpoint, model, parameters, messages with files as
+    FileData references), usage, timings, finish reason and error (webchat.turn_record)."""
+    conversation = owned(conversation_id)
+    records = services().store.conversation_turn_records(conversation.id)
+    body = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    return Response(body, mimetype="application/x-ndjson")
 
 
 @bp.delete("/api/conversations/<conversation_id>")

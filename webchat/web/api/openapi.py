@@ -256,6 +256,25 @@ PATHS: dict[str, Any] = {
             },
         },
     },
+    "/api/conversations/{conversation_id}/turns": {
+        "get": {
+            "operationId": "getTurnRecords",
+            "summary": "The record of each reply of a built-in model, as JSON Lines",
+            "description": "One JSON object per line, oldest first: turn_id, status, created_at, "
+            "finished_at, endpoint, model, parameters, messages (as sent; files as FileData references), "
+            "usage, first_token_seconds, tokens_per_second, total_seconds, finish_reason, error. Replies "
+            "of a Python chat function have no record. No API key or header is ever in it.",
+            "parameters": [CONVERSATION_ID],
+            "responses": {
+                "200": {
+                    "description": "The records.",
+                    "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
+                },
+                "401": UNAUTHORIZED,
+                "404": NOT_FOUND,
+            },
+        },
+    },
     "/api/files": {
         "post": {
             "operationId": "uploadFile",
