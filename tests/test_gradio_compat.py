@@ -538,6 +538,62 @@ def test_concurrency_limit_makes_replies_wait_their_turn():
     assert max(most) == 1
 
 
+def test_a_multimodal_examples_files_are_sent_with_it(tmp_path, monkeypatch):
+    (tmp_path / "files").mkdir()
+    (tmp_path / "files" / "cat.png").write_bytes(gr_samples_png())
+    monkeypatch.chdir(tmp_path)
+    seen: list[Any] = []
+
+    def echo(message, history):
+        seen.append(message)
+        return f"{message['text']} with {len(message['files'])} files"
+
+    image = gr.get_image("cat.png")  # Gradio's demo media helper: found beside the program
+    assert image == str((tmp_path / "files" / "cat.png").resolve())
+    demo = gr.ChatInterface(
+        echo, multimodal=True, examples=[{"text": "hello"}, {"text": "hola", "files": [image]}]
+    )
+    app = demo.app(settings_for(tmp_path))
+    client = app.test_client()
+    page = client.get("/").get_data(as_text=True)
+    assert 'value="hola"' in page and "+ 1 file" in page
+    response = client.post(
+        "/turns",
+        data={"text": "", "example": "hola", "conversation_id": "", "csrf_token": csrf(client)},
+        headers={"HX-Request": "true"},
+    )
+    assert response.status_code == 200
+    stored = replies(app)
+    assert stored[-1] == ("assistant", "hola with 1 files")
+    cat = stored[0][1]
+    assert cat["orig_name"] == "cat.png" and client.get(cat["url"]).data == gr_samples_png()
+    assert Path(seen[0]["files"][0]).read_bytes() == gr_samples_png()
+    (tmp_path / "files" / "cat.png").unlink()  # the message keeps a copy of its own
+    assert client.get(cat["url"]).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("build", "words"),
+    [
+        (lambda: gr.get_image("nowhere.png"), "ships none of Gradio's sample files"),
+        (lambda: gr.get_audio(), "without a name is not supported"),
+        (
+            lambda: gr.ChatInterface(
+                lambda m, h: m, examples=[{"text": "a", "files": ["/no/such.png"]}], multimodal=True
+            ),
+            "is not a file on this machine",
+        ),
+        (
+            lambda: gr.ChatInterface(lambda m, h: m, examples=[{"text": "a", "files": [__file__]}]),
+            "multimodal=True",
+        ),
+    ],
+)
+def test_bad_example_files_and_demo_media_fail_at_build_naming_them(build, words):
+    with pytest.raises((ValueError, UnsupportedError), match=re.escape(words)):
+        build()
+
+
 def test_queue_default_concurrency_limit_is_the_limit_of_chats_without_their_own():
     gate, lock = threading.Event(), threading.Lock()
     running: list[int] = []

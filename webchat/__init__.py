@@ -160,6 +160,9 @@ _LAZY = {
     **dict.fromkeys(_GRADIO_EVENTS, "webchat.gradio.events"),
     **dict.fromkeys(_GRADIO_TYPES, "webchat.gradio.types"),
     "load_chat": "webchat.gradio.external",
+    **dict.fromkeys(
+        ("get_image", "get_video", "get_audio", "get_model3d", "get_file"), "webchat.gradio.demo_media"
+    ),
 }
 # Modules of Gradio's that programs use by name: ``gr.themes.Soft()``.
 _MODULES = {"themes": "webchat.gradio.themes", "external": "webchat.gradio.external"}

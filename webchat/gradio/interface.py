@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from webchat.chat import ChatFunction, gradio_history, iterate_outputs, strip_echo, to_reply
@@ -157,7 +158,11 @@ class ChatInterface:
         self.limit_given = concurrency_limit != "default"  # else queue(default_concurrency_limit=)
         self.chat: GradioFunction | None = None  # made when placed in a Blocks layout
         inputs = tuple(form_component(c) for c in _as_list(additional_inputs))
-        texts, example_values = _examples(examples, len(inputs))
+        texts, example_values, example_files = _examples(examples, len(inputs))
+        if example_files and not multimodal:
+            raise ValueError(
+                "examples with files need a chat that takes files: ChatInterface(multimodal=True)"
+            )
         labels = tuple(str(label) for label in example_labels or ())
         if labels and len(labels) != len(texts):
             raise ValueError("example_labels must have one label for each example")
@@ -167,6 +172,7 @@ class ChatInterface:
             inputs_label=_accordion_label(additional_inputs_accordion),
             inputs_open=bool(getattr(additional_inputs_accordion, "open", False)),
             example_values=example_values,
+            example_files=example_files,
             css=css or "",
             chat_placeholder=chatbot.placeholder if isinstance(chatbot, Chatbot) else None,
         )
@@ -305,10 +311,13 @@ def _accordion_label(accordion: Any) -> str:
 
 def _examples(
     examples: Sequence[Any] | None, inputs: int
-) -> tuple[tuple[str, ...], dict[str, tuple[Any, ...]]]:
-    """Example texts, and for examples given as lists, their additional input values."""
+) -> tuple[tuple[str, ...], dict[str, tuple[Any, ...]], dict[str, tuple[str, ...]]]:
+    """Example texts; for examples given as lists, their additional input values; for those
+    given as ``{"text", "files"}`` (a multimodal chat's), their files (local paths, or http(s)
+    URLs fetched when the example is sent)."""
     texts: list[str] = []
     values: dict[str, tuple[Any, ...]] = {}
+    files: dict[str, tuple[str, ...]] = {}
     for example in examples or ():
         extra: tuple[Any, ...] = ()
         if isinstance(example, list | tuple):
@@ -320,12 +329,17 @@ def _examples(
                     "additional inputs"
                 )
             example, extra = example[0], tuple(example[1:])
+        attached: tuple[str, ...] = ()
         if isinstance(example, Mapping):
-            if example.get("files"):
-                raise UnsupportedError("examples with files are not supported by webchat: give the text")
+            attached = tuple(str(f) for f in example.get("files") or ())
+            for file in attached:
+                if not file.startswith(("http://", "https://")) and not Path(file).is_file():
+                    raise ValueError(f"an example's file {file!r} is not a file on this machine")
             example = example.get("text", "")
         text = str(example)
         texts.append(text)
         if extra:
             values[text] = extra
-    return tuple(texts), values
+        if attached:
+            files[text] = attached
+    return tuple(texts), values, files

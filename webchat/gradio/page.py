@@ -30,6 +30,8 @@ class GradioPage:
     inputs_open: bool = False
     # Examples given with additional input values: the example's text -> those values.
     example_values: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    # Examples given with files (a multimodal chat's {"text", "files"}): the example's text -> them.
+    example_files: dict[str, tuple[str, ...]] = field(default_factory=dict)
     css: str = ""
     chat_placeholder: str | None = None
     blocks: Blocks | None = None
@@ -64,6 +66,14 @@ class GradioPage:
     def follow(self, stream: str, owner: str) -> Iterator[EventOutcome]:
         """See :meth:`webchat.web.page.Program.follow`."""
         return self.events.follow(stream, owner) if self.events is not None else iter(())
+
+    def attached(self, form: Mapping[str, Any]) -> tuple[str, ...]:
+        """See :meth:`webchat.web.page.Program.attached`: an example's files, when an example
+        with files is sent as it is (the composer empty)."""
+        example = str(form.get("example") or "")
+        if not example or str(form.get("text", "")).strip():
+            return ()
+        return self.example_files.get(example, ())
 
     def retry_inputs(self, extra: tuple[Any, ...]) -> tuple[Any, ...]:
         """See :meth:`webchat.web.page.Program.retry_inputs`: a Blocks app whose Chatbot has retry

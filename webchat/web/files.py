@@ -32,7 +32,7 @@ from werkzeug.datastructures import FileStorage
 from webchat.chat import Reply
 from webchat.files.limits import UploadError, UploadLimits, human_size, require_files_taken
 from webchat.files.remote import parse_networks
-from webchat.files.storage import FILE_ID, Uploads
+from webchat.files.storage import FILE_ID, ReplyFileError, Uploads
 from webchat.files.types import MediaKind, is_inline, media_kind
 from webchat.messages import ChatMessage, FileData
 from webchat.settings import Settings
@@ -154,6 +154,22 @@ def composer_files(
     kept = kept_files(owner, conversation.id if conversation else None, kept_ids, adding=len(posted))
     saved = save_posted(owner, posted)
     return kept + saved, saved
+
+
+def attached_files(
+    owner: str, conversation: Conversation | None, sources: tuple[str, ...]
+) -> list[FileRecord]:
+    """The files a program attaches to the message (an example's), stored for the owner as a
+    chat function's files are; UploadError says why one cannot be (a link that cannot be fetched)."""
+    store = uploads()
+    kept: list[FileRecord] = []
+    try:
+        for source in sources:
+            kept.append(store.adopt(owner, conversation.id if conversation else None, {"path": source}))
+    except ReplyFileError as error:
+        store.discard(kept)
+        raise UploadError(f"This example's file cannot be attached: {error.message}", 422) from None
+    return kept
 
 
 def save_posted(owner: str, posted: list[FileStorage]) -> list[FileRecord]:

@@ -65,6 +65,11 @@ class Program(Protocol):
         with (a program may run other handlers on Retry)."""
         ...
 
+    def attached(self, form: Mapping[str, Any]) -> tuple[str, ...]:
+        """Files the program attaches to the message being sent (an example's): local paths or
+        http(s) URLs, stored for the owner as a chat function's files are."""
+        ...
+
     def follow(self, stream: str, owner: str) -> Iterator[EventOutcome]:
         """The outcomes of ``owner``'s event running on as ``stream`` (an outcome's ``stream``):
         each value its handlers yield (``partial``), then its end; nothing for an unknown one."""
@@ -134,3 +139,7 @@ class Page:
     def retry_inputs(self, extra: tuple[Any, ...]) -> tuple[Any, ...]:
         """The extra arguments of a turn run again (see :meth:`Program.retry_inputs`)."""
         return self.gradio.retry_inputs(extra) if self.gradio is not None else extra
+
+    def attached(self, form: Mapping[str, Any]) -> tuple[str, ...]:
+        """Files the program attaches to a posted message (see :meth:`Program.attached`)."""
+        return self.gradio.attached(form) if self.gradio is not None else ()

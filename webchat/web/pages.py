@@ -87,6 +87,8 @@ def create_turn() -> Any:
         app.conversations.check_text(text, has_files=bool(posted or kept))
         extra = app.page.read_inputs(request.form, owner)  # Gradio's additional inputs, in order
         files, saved = web_files.composer_files(owner, conversation, posted, kept)
+        example = web_files.attached_files(owner, conversation, app.page.attached(request.form))
+        files, saved = files + example, saved + example
         sent = app.conversations.send(
             owner,
             conversation,
