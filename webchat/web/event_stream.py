@@ -22,8 +22,8 @@ from simple_websocket import ConnectionClosed
 
 from webchat.web.events import answer, conversation_of
 from webchat.web.services import services
-from webchat.web.session import current_owner, same_origin, signed_out
-from webchat.web.stream import POLICY_VIOLATION, TRY_AGAIN_LATER, close, frame, send_text
+from webchat.web.session import current_owner
+from webchat.web.stream import TRY_AGAIN_LATER, close, frame, refused, send_text
 
 DONE = frame({"content": "<span hidden></span>", "swap": "outerHTML"})
 
@@ -31,11 +31,7 @@ DONE = frame({"content": "<span hidden></span>", "swap": "outerHTML"})
 def follow_event(ws: Any, run_id: str) -> None:
     """The socket route: refuses foreign pages and signed-out visitors, then streams the run
     (a run that is not this session's, or is over, just ends the socket)."""
-    if not same_origin():
-        close(ws, POLICY_VIOLATION, "origin not allowed")
-        return
-    if signed_out():
-        close(ws, POLICY_VIOLATION, "sign in first")
+    if refused(ws):
         return
     owner, program = current_owner(), services().page.gradio
     if not services().sockets.acquire(owner):

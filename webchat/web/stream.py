@@ -198,13 +198,21 @@ def close(ws: Any, code: int = 1000, message: str | None = None) -> None:
             ws.sock.shutdown(socket.SHUT_RDWR)
 
 
-def stream_turn(ws: Any, turn_id: str) -> None:
-    """The socket route: refuses foreign pages and turns that are not this session's, then streams."""
+def refused(ws: Any) -> bool:
+    """Close a socket opened by another site's page, or by a visitor who must sign in first
+    (True: it was refused, and closed saying why)."""
     if not same_origin():
         close(ws, POLICY_VIOLATION, "origin not allowed")
-        return
+        return True
     if signed_out():
         close(ws, POLICY_VIOLATION, "sign in first")
+        return True
+    return False
+
+
+def stream_turn(ws: Any, turn_id: str) -> None:
+    """The socket route: refuses foreign pages and turns that are not this session's, then streams."""
+    if refused(ws):
         return
     turn = services().store.get_turn(turn_id)
     if turn is None or turn.owner != current_owner():
