@@ -250,8 +250,10 @@ class TurnRunner:
                 return  # stopped while it awaited: the stop request stored the reply
             except Exception as error:
                 log.info("turn %s failed: %r", turn.id, error)
+                said = describe(error, server=self.server_name)  # as the reply says it: no traceback
+                record.failed(said)
                 self._keep_record(turn, record)  # before the end is drawn, so the page shows it
-                self._finish(turn.id, "error", describe(error, server=self.server_name))
+                self._finish(turn.id, "error", said)
             else:
                 self._keep_record(turn, record)
                 self._finish(turn.id, "done")

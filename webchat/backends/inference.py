@@ -86,14 +86,11 @@ class InferenceChat:
         self.images = True
 
     def __call__(self, message: Any, history: list[dict[str, Any]]) -> Iterator[str | list[ChatMessage]]:
-        record = current_record()
         try:
             yield from self._stream(message, history)
         except Exception as error:
             if is_image_refusal(error):
                 self.images = False
-            if record is not None:
-                record.failed(f"{type(error).__name__}: {error}"[:2000])
             raise
 
     def _stream(self, message: Any, history: list[dict[str, Any]]) -> Iterator[str | list[ChatMessage]]:
