@@ -561,12 +561,12 @@ def queue_message(chat, text):
 def test_a_message_sent_while_a_reply_is_written_waits_then_is_answered_after_it(held):
     answer = queue_message(held, "next")
     html_text = answer.get_data(as_text=True)
-    assert answer.status_code == 200 and answer.headers["HX-Retarget"] == "#queue"
+    assert answer.status_code == 200 and 'id="queue" class="queue" hx-swap-oob="outerHTML"' in html_text
     assert (
         'class="input queued"' in html_text and "next" in html_text and "Waiting for the reply" in html_text
     )
     page = held.page()
-    assert "Waiting for the reply" in page and 'class="stop-all"' in page
+    assert "Waiting for the reply" in page and "Stop and remove waiting messages" in page
     assert held.stored() == [("user", "slow")]  # not part of the conversation yet
     held.gate.set()
     wait_until(lambda: len(held.stored()) == 4)
@@ -597,11 +597,11 @@ def test_waiting_messages_go_in_order_and_can_be_removed(held):
 
 def test_stop_can_drop_the_waiting_messages(held):
     queue_message(held, "one")
-    turn = held.app.extensions["webchat"].store.running_turn(held.conversation_id)
-    stopped = held.post(f"/turns/{turn.id}/stop", {"drop_queue": "1"})
-    assert stopped.status_code == 200 and 'id="queue" hx-swap-oob="innerHTML"' in stopped.get_data(
+    stopped = held.post(f"/c/{held.conversation_id}/stop-all")
+    assert stopped.status_code == 200 and 'id="queue" class="queue" hx-swap-oob' in stopped.get_data(
         as_text=True
     )
+    assert Chat(held.app).post(f"/c/{held.conversation_id}/stop-all").status_code == 404  # not theirs
     wait_until(lambda: held.app.extensions["webchat"].store.running_turn(held.conversation_id) is None)
     held.gate.set()
     assert [role for role, _ in held.stored()] == ["user", "assistant"]  # "one" was never sent

@@ -231,9 +231,8 @@ def test_two_instances_never_start_two_replies_in_one_conversation(cluster):
         assert (other.status == 200 and "Waiting for the reply" in other.text) or (
             other.status == 409 and "A reply is still being written" in other.text
         ), other
-        turn = TURN_ID.search(started[0].text).group(1)
-        stop = on_b.request("POST", f"/turns/{turn}/stop", {"drop_queue": "1"}, hx)
-        assert stop.status == 200  # the waiting message goes with it: the next round starts idle
+        stop = on_b.request("POST", f"/c/{conversation_id}/stop-all", {}, hx)
+        assert stop.status == 200  # the waiting message goes too: the next round starts idle
     page = on_b.get(f"/c/{conversation_id}").text
     assert page.count('class="msg user"') == 7 and "hx-ws:connect" not in page
 

@@ -318,12 +318,15 @@ class Conversations:
 
     # Ending turns and changing what is stored
 
-    def stop(self, turn: Turn, *, drop_queue: bool = False) -> None:
-        """End a running turn now, keeping what it wrote (nothing happens if it had ended); with
-        ``drop_queue``, the messages waiting for it go first (else the next one starts)."""
-        if drop_queue:
-            self.queued.clear(turn.conversation_id)
+    def stop(self, turn: Turn) -> None:
+        """End a running turn now, keeping what it wrote (nothing happens if it had ended); the
+        next message waiting for it then starts."""
         self.runner.stop(turn.id)
+
+    def stop_all(self, conversation: Conversation) -> None:
+        """Remove the messages waiting in the conversation, then stop its running turn."""
+        self.queued.clear(conversation.id)
+        self.stop_running(conversation)
 
     def stop_running(self, conversation: Conversation) -> None:
         running = self.store.running_turn(conversation.id)

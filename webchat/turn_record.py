@@ -7,7 +7,8 @@ first token, tokens per second, total), the finish reason and any error.
 
 The runner opens an empty record around the chat function (:func:`recording`); a chat function
 that talks to a model server fills the one of the turn it runs (:func:`current`), and the runner
-adds the error as the reply says it (never a traceback) and stores it when the turn ends. A Python chat function leaves it empty, and nothing is stored.
+adds the error as the reply says it (never a traceback) and stores it when the turn ends. A
+Python chat function leaves it empty, and nothing is stored.
 
 A record never holds a secret: no headers, no API key, and an endpoint without ``user:password@``.
 """

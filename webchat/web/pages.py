@@ -107,11 +107,13 @@ def create_turn() -> Any:
 
 
 def _queued(queued: Queued) -> Any:
-    """The waiting message, added to the page's queue; without JavaScript, the conversation."""
+    """The page's queue drawn again, with the new waiting message; without JavaScript, the
+    conversation."""
     if not htmx:
         return redirect(url_for("web.conversation", conversation_id=queued.conversation_id), 303)
-    html = render_template("partials/queued.html", q=queued)
-    return htmx_response(html, retarget="#queue", reswap="beforeend")
+    waiting = services().conversations.queued.waiting(queued.conversation_id)
+    html = render_template("partials/queue.html", queued=waiting, oob=True)
+    return htmx_response(html, reswap="none")
 
 
 @bp.post("/c/<conversation_id>/queued/<ref>/remove")
@@ -152,16 +154,22 @@ def _when_done(turn: Turn, conversation: Conversation | str) -> Response:
 
 @bp.post("/turns/<turn_id>/stop")
 def stop_turn(turn_id: str) -> Any:
-    """Stop the reply; with ``drop_queue``, the messages waiting for it are removed first."""
+    """Stop the reply (a message waiting for it then starts)."""
     turn = owned_turn(turn_id)
-    drop = request.form.get("drop_queue") == "1"
-    services().conversations.stop(turn, drop_queue=drop)
+    services().conversations.stop(turn)
     if htmx:
-        # The page's queue emptied too (its form swaps nothing else).
-        return (
-            htmx_response('<div id="queue" hx-swap-oob="innerHTML"></div>') if drop else Response(status=204)
-        )
+        return Response(status=204)
     return redirect(url_for("web.conversation", conversation_id=turn.conversation_id), 303)
+
+
+@bp.post("/c/<conversation_id>/stop-all")
+def stop_all(conversation_id: str) -> Any:
+    """Remove the messages waiting for the reply, then stop it: nothing more is sent."""
+    conversation = owned_conversation(conversation_id)
+    services().conversations.stop_all(conversation)
+    if htmx:
+        return htmx_response('<div id="queue" class="queue" hx-swap-oob="outerHTML"></div>')
+    return redirect(url_for("web.conversation", conversation_id=conversation.id), 303)
 
 
 @bp.post("/turns/<turn_id>/retry")
