@@ -1505,6 +1505,52 @@ def test_a_page_event_that_yields_streams_its_values_on_a_socket(tmp_path):
         server.shutdown()
 
 
+def test_a_page_event_that_yields_to_the_chatbot_draws_its_messages_as_they_come(tmp_path):
+    """Gradio's tool-use demos: a button whose handler yields the Chatbot step by step."""
+    from webclient import WS_URL, PageClient, frames_until_close
+
+    gate = threading.Event()
+
+    def steps(history):
+        history = [*history, {"role": "assistant", "content": "step one", "metadata": {"title": "Tool"}}]
+        yield history
+        gate.wait(120)
+        yield [*history, {"role": "assistant", "content": "the answer"}]
+
+    with gr.Blocks() as demo:
+        chatbot = gr.Chatbot()
+        gr.Button("Go").click(steps, chatbot, chatbot)
+    app = demo.app(settings_for(tmp_path))
+    server, url = serve(app)
+    try:
+        page = PageClient(url)
+        page.get("/")
+        answer = page.request("POST", "/events/0", {"csrf_token": page.csrf}, {"HX-Request": "true"})
+        ws_url = WS_URL.search(answer.text).group(1).replace("&amp;", "&")
+        with page.socket(ws_url, origin=url) as ws:
+            first = json.loads(ws.recv(timeout=60))
+            assert (
+                'id="messages" hx-swap-oob="innerHTML"' in first["content"] and "step one" in first["content"]
+            )
+            assert "the answer" not in first["content"] and "New chat from here" not in first["content"]
+            assert conversations_stored(app) == 0  # drawn, not stored yet
+            gate.set()
+            rest = frames_until_close(ws, timeout=60)
+        assert "the answer" in "".join(f["content"] for f in rest)
+        stored = app.extensions["webchat"].store.messages(_conversation(app))
+        assert [m.message.content for m in stored] == ["step one", "the answer"]
+    finally:
+        gate.set()
+        server.shutdown()
+
+
+def conversations_stored(app: Any) -> int:
+    from sqlalchemy import text
+
+    with app.extensions["webchat"].store.engine.connect() as db:
+        return db.execute(text("SELECT count(*) FROM conversations")).scalar()
+
+
 @pytest.mark.browser
 def test_a_page_event_that_yields_draws_each_value_in_chromium(tmp_path, watched):
     from playwright.sync_api import expect

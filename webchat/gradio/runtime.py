@@ -503,7 +503,7 @@ class PageEvents:
             for event in events:
                 for _ in run_steps(blocks, event.steps, env, data, changes):
                     if on_value is not None:
-                        on_value(EventOutcome(shown=self._shown(changes), partial=True))
+                        on_value(self._partial(env, changes))
             self._follow_changes(env, changes, {c for c in changes}, CHANGE_DEPTH)
             chat = None
             if blocks.chatbot is not None and "value" in changes.get(blocks.chatbot.id, {}):
@@ -512,6 +512,15 @@ class PageEvents:
             return EventOutcome(error=_failure(error), error_at=trigger)
         self.sessions.save(owner, kept_values(blocks, env))
         return EventOutcome(shown=self._shown(changes), chat=chat)
+
+    def _partial(self, env: dict[int, Any], changes: Changes) -> EventOutcome:
+        """What a yielding event has changed so far: its outputs, and the Chatbot's messages when
+        it set them (drawn, not stored: the event's end stores them)."""
+        chatbot = self.blocks.chatbot
+        chat = None
+        if chatbot is not None and "value" in changes.get(chatbot.id, {}):
+            chat = chatbot.postprocess(env[chatbot.id])
+        return EventOutcome(shown=self._shown(changes), chat=chat, partial=True)
 
     def _follow_changes(self, env: dict[int, Any], changes: Changes, changed: set[int], depth: int) -> None:
         """Outputs that changed a component's value fire its .change listeners, as in Gradio."""

@@ -25,7 +25,7 @@ from webchat.web.htmx import make_response as htmx_response
 from webchat.web.page import EventOutcome
 from webchat.web.services import services
 from webchat.web.session import current_owner
-from webchat.web.views import messages_html
+from webchat.web.views import messages_html, preview_html
 
 bp = Blueprint("events", __name__)
 
@@ -65,12 +65,16 @@ def answer(owner: str, conversation: Conversation | None, outcome: EventOutcome)
             conversation = _store(owner, conversation, outcome)
         except Error as error:  # over a limit, a reply still running, a file that cannot be shown
             outcome = EventOutcome(error=error.message)
-    show_messages = outcome.chat is not None and conversation is not None and not outcome.partial
+    messages = None
+    if outcome.chat is not None and outcome.partial:
+        messages = preview_html(outcome.chat)  # as it is so far, not stored yet
+    elif outcome.chat is not None and conversation is not None:
+        messages = messages_html(conversation)
     return render_template(
         "partials/gr/outcome.html",
         outcome=outcome,
         conversation=None if outcome.partial else conversation,
-        messages=messages_html(conversation) if show_messages else None,
+        messages=messages,
         live=outcome.partial,
     )
 
@@ -114,7 +118,7 @@ def _store(owner: str, conversation: Conversation | None, outcome: EventOutcome)
         if getattr(shown, "media", None) and isinstance(value, Mapping) and value.get("path"):
             record = uploads.adopt(owner, conversation.id if conversation else None, value)
             shown.value = uploads.filedata(record, web_files.file_url(record))
-    if outcome.chat is None:
+    if outcome.chat is None or outcome.partial:  # a value on the way is drawn, not stored
         return conversation
     if conversation is None and not outcome.chat:
         return None

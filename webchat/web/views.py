@@ -10,6 +10,8 @@ from typing import Any
 
 from flask import render_template, request
 
+from webchat.conversation import runs
+from webchat.messages import ChatMessage
 from webchat.store import Conversation, StoredMessage
 from webchat.store.files import FileRecord
 from webchat.web import files as web_files
@@ -103,6 +105,17 @@ def messages_html(conversation: Conversation) -> str:
     return render_template(
         "partials/messages.html", conversation=conversation, **_messages_context(conversation)
     )
+
+
+def preview_html(messages: Sequence[ChatMessage]) -> str:
+    """Messages a program's event is still producing, drawn as the conversation would draw them
+    but not stored (so without controls); the event's end stores them and draws them again."""
+    shown = [
+        StoredMessage(0, "", message, None, kind, "complete", None, None, 0.0)
+        for kind, run in runs(messages)
+        for message in run
+    ]
+    return render_template("partials/messages.html", conversation=None, groups=groups(shown), older=True)
 
 
 def render_messages(
