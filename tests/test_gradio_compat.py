@@ -625,6 +625,38 @@ def test_queue_default_concurrency_limit_is_the_limit_of_chats_without_their_own
     assert len(running) == 3
 
 
+def test_a_listeners_own_concurrency_limit_limits_its_replies():
+    from webchat.gradio.runtime import BlocksChat
+
+    gate, running = threading.Event(), []
+
+    def bot(message, history):
+        running.append(message)
+        gate.wait(60)
+        return [*history, {"role": "user", "content": message}, {"role": "assistant", "content": "ok"}]
+
+    with gr.Blocks() as demo:
+        chatbot = gr.Chatbot()
+        box = gr.Textbox()
+        box.submit(bot, [box, chatbot], chatbot, concurrency_limit=1, show_progress="hidden")
+    demo.queue(default_concurrency_limit=5)  # the listener's own limit comes first, as in Gradio
+    demo.build()
+    chat = BlocksChat(demo)
+    threads = [
+        threading.Thread(target=lambda n=n: list(chat(f"m{n}", [], "submit", f"owner{n}"))) for n in range(2)
+    ]
+    try:
+        for t in threads:
+            t.start()
+        wait_for(lambda: len(running) == 1)
+        assert not chat.slots["submit"].acquire(blocking=False)  # the other waits for the slot
+    finally:
+        gate.set()
+        for t in threads:
+            t.join(60)
+    assert sorted(running) == ["m0", "m1"]
+
+
 # --- Blocks ---------------------------------------------------------------------------------------
 
 

@@ -315,10 +315,12 @@ class Blocks(Container):
     def trigger_steps(self, trigger: str) -> list[Any]:
         """The handlers of a chat event: "submit" (Enter in the composer), "retry" (the Chatbot's
         retry handlers) or "event:<index>"."""
+        return [s for e in self.trigger_events(trigger) for s in e.steps]
+
+    def trigger_events(self, trigger: str) -> list[Event]:
+        """The chat events a trigger runs (see :meth:`trigger_steps`)."""
         if trigger in ("submit", "retry"):
-            return [
-                s for e in self.events if e.index in self.chat_events and e.kind == trigger for s in e.steps
-            ]
+            return [e for e in self.events if e.index in self.chat_events and e.kind == trigger]
         if trigger.startswith(("event:", "click:")):
             kind, _, number = trigger.partition(":")
             for e in self.events:
@@ -327,8 +329,14 @@ class Blocks(Container):
                 if (kind == "event" and str(e.index) == number) or (
                     kind == "click" and e.kind == "click" and str(getattr(e.trigger, "id", "")) == number
                 ):
-                    return list(e.steps)
+                    return [e]
         return []
+
+    def trigger_limit(self, trigger: str) -> int | None:
+        """How many replies of this trigger may run at once: its listener's concurrency_limit, else
+        queue(default_concurrency_limit=...), else no limit."""
+        limits = [e.concurrency_limit for e in self.trigger_events(trigger) if e.concurrency_limit]
+        return min(limits) if limits else self.concurrency_limit
 
     def listeners(self, component: Any, *kinds: str) -> list[Event]:
         """The page events of ``component`` of these kinds (all kinds when none is named)."""
@@ -404,7 +412,7 @@ class Blocks(Container):
     def app(self, settings: Any = None) -> Any:
         """The Flask app (for gunicorn, or to mount elsewhere)."""
         self.build()
-        chat = BlocksChat(self, self.concurrency_limit)
+        chat = BlocksChat(self)
         events = PageEvents(self, chat.sessions)
         return build_app(chat, page_for_blocks(self, events), settings, on_like=chat.liked)
 

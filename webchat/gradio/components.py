@@ -188,9 +188,9 @@ class Component(context.Block, metaclass=_Recorded):
         if name in EVENTS:
 
             def listener(
-                fn: Callable[..., Any] | None = None, inputs: Any = None, outputs: Any = None, **_options: Any
+                fn: Callable[..., Any] | None = None, inputs: Any = None, outputs: Any = None, **options: Any
             ) -> Dependency:
-                return listen(self, name, fn, inputs, outputs)
+                return listen(self, name, fn, inputs, outputs, options=options)
 
             return listener
         if name in REFUSED_EVENTS:
@@ -202,8 +202,10 @@ class Component(context.Block, metaclass=_Recorded):
     def __repr__(self) -> str:
         return f"gr.{type(self).__name__}(id={self.id}, label={self.label!r})"
 
-    def _listen(self, event: str, fn: Callable[..., Any] | None, inputs: Any, outputs: Any) -> Dependency:
-        return listen(self, event, fn, inputs, outputs)
+    def _listen(
+        self, event: str, fn: Callable[..., Any] | None, inputs: Any, outputs: Any, **options: Any
+    ) -> Dependency:
+        return listen(self, event, fn, inputs, outputs, options=options)
 
 
 class FormComponent(Component):
@@ -263,10 +265,10 @@ class Textbox(FormComponent):
         return text
 
     def submit(
-        self, fn: Callable[..., Any] | None, inputs: Any = None, outputs: Any = None, **_options: Any
+        self, fn: Callable[..., Any] | None, inputs: Any = None, outputs: Any = None, **options: Any
     ) -> Dependency:
         """Run ``fn`` when the user presses Enter (Gradio's ``Textbox.submit``)."""
-        return self._listen("submit", fn, inputs, outputs)
+        return self._listen("submit", fn, inputs, outputs, **options)
 
 
 class MultimodalTextbox(Textbox):
@@ -682,9 +684,9 @@ def _listener(kind: str, doc: str) -> Callable[..., Dependency]:
         fn: Callable[..., Any] | None = None,
         inputs: Any = None,
         outputs: Any = None,
-        **_options: Any,
+        **options: Any,
     ) -> Dependency:
-        return self._listen(kind, fn, inputs, outputs)
+        return self._listen(kind, fn, inputs, outputs, **options)
 
     listener.__name__ = listener.__qualname__ = kind
     listener.__doc__ = doc
@@ -765,10 +767,10 @@ class Button(Component):
         self.variant = variant
 
     def click(
-        self, fn: Callable[..., Any] | None, inputs: Any = None, outputs: Any = None, **_options: Any
+        self, fn: Callable[..., Any] | None, inputs: Any = None, outputs: Any = None, **options: Any
     ) -> Dependency:
         """Run ``fn`` when the button is pressed (it sends the message in the composer)."""
-        return self._listen("click", fn, inputs, outputs)
+        return self._listen("click", fn, inputs, outputs, **options)
 
 
 class ClearButton(Button):

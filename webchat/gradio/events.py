@@ -12,7 +12,7 @@ handler runs on the server as its event comes, and a chain's steps run in order.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,6 +81,8 @@ class Event:
     kind: str  # "submit", "click", "change", "load", "retry"... (Gradio's listener names)
     steps: list[Step] = field(default_factory=list)
     index: int = 0  # its place on the page: the event route's number
+    # Gradio's concurrency_limit=N of the listener: at most N of its replies at once (chat events).
+    concurrency_limit: int | None = None
 
     @property
     def outputs(self) -> list[Block]:
@@ -130,13 +132,26 @@ def _components(value: Any, what: str) -> list[Block]:
     return list(items)
 
 
-def listen(trigger: Any, kind: str, fn: Any, inputs: Any, outputs: Any, *, reply: bool = False) -> Dependency:
+def listen(
+    trigger: Any,
+    kind: str,
+    fn: Any,
+    inputs: Any,
+    outputs: Any,
+    *,
+    reply: bool = False,
+    options: Mapping[str, Any] | None = None,
+) -> Dependency:
+    """Add an event: ``trigger``'s ``kind`` runs ``fn``. Of Gradio's listener ``options`` only
+    ``concurrency_limit`` (a number) is used; the others (queue, show_progress...) are accepted."""
     blocks = getattr(trigger, "blocks", None) or context.current_blocks()
     if blocks is None:
         raise UnsupportedError(f"{trigger!r}.{kind}() must be called inside `with gr.Blocks():`")
     if fn is not None and not callable(fn):
         raise TypeError(f"{kind}(): the handler must be a function, not {type(fn).__name__}")
+    limit = (options or {}).get("concurrency_limit")
     event = Event(trigger, kind, index=len(blocks.events))
+    event.concurrency_limit = limit if isinstance(limit, int) and limit > 0 else None
     event.steps.append(Step(fn, _components(inputs, "inputs"), _components(outputs, "outputs"), reply))
     blocks.events.append(event)
     return Dependency(event)

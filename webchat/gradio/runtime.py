@@ -221,11 +221,19 @@ class BlocksChat:
     in order. A ChatInterface's chat function (a step marked ``reply``) gives the reply itself.
     """
 
-    def __init__(self, blocks: Blocks, concurrency_limit: int | None = None) -> None:
+    def __init__(self, blocks: Blocks) -> None:
         self.blocks = blocks
         self.sessions = Sessions()
-        # At most this many replies at once (Blocks.queue(default_concurrency_limit=...)).
-        self.slots = threading.BoundedSemaphore(concurrency_limit) if concurrency_limit else None
+        # Per trigger, at most its limit of replies at once (Blocks.trigger_limit), made on first use.
+        self.slots: dict[str, threading.BoundedSemaphore | None] = {}
+        self.slots_lock = threading.Lock()
+
+    def _slots(self, trigger: str) -> threading.BoundedSemaphore | None:
+        with self.slots_lock:
+            if trigger not in self.slots:
+                limit = self.blocks.trigger_limit(trigger)
+                self.slots[trigger] = threading.BoundedSemaphore(limit) if limit else None
+            return self.slots[trigger]
 
     def __call__(
         self,
@@ -257,8 +265,9 @@ class BlocksChat:
             data = RetryData(index=len(chat), value=env[chatbot.id][-1]["content"])
         changes: Changes = {}
         reply: Any = []  # the reply so far
-        if self.slots is not None:
-            self.slots.acquire()
+        slots = self._slots(trigger)
+        if slots is not None:
+            slots.acquire()
         try:
             for step in steps:
                 if step.reply:
@@ -275,8 +284,8 @@ class BlocksChat:
                         yield reply
                     changes.pop(chatbot.id, None)
         finally:
-            if self.slots is not None:
-                self.slots.release()
+            if slots is not None:
+                slots.release()
             self.sessions.save(owner, kept_values(blocks, env))
             self._hand_over(owner, changes)
 
