@@ -1503,19 +1503,26 @@ def yielding_blocks(gate: threading.Event) -> tuple[Any, Any, Any]:
     return demo, progress, go
 
 
+def start_event_run(url: str) -> tuple[Any, Any, str]:
+    """A new page posts event 0 (whose handlers yield): the page, the answer, its run's socket URL."""
+    from webclient import WS_URL, PageClient
+
+    page = PageClient(url)
+    page.get("/")
+    answer = page.request("POST", "/events/0", {"csrf_token": page.csrf}, {"HX-Request": "true"})
+    return page, answer, WS_URL.search(answer.text).group(1).replace("&amp;", "&")
+
+
 def test_a_page_event_that_yields_streams_its_values_on_a_socket(tmp_path):
-    from webclient import WS_URL, PageClient, frames_until_close
+    from webclient import PageClient, frames_until_close
 
     gate = threading.Event()
     demo, _, _ = yielding_blocks(gate)
     app = demo.app(settings_for(tmp_path))
     server, url = serve(app)
     try:
-        page = PageClient(url)
-        page.get("/")
-        answer = page.request("POST", "/events/0", {"csrf_token": page.csrf}, {"HX-Request": "true"})
+        page, answer, ws_url = start_event_run(url)
         assert answer.status == 200 and "beforeend:#gr-streams" in answer.text
-        ws_url = WS_URL.search(answer.text).group(1).replace("&amp;", "&")
         stranger = PageClient(url)
         stranger.get("/")
         with stranger.socket(ws_url, origin=url) as ws:  # another session's run: nothing, then closed
@@ -1539,7 +1546,7 @@ def test_a_page_event_that_yields_streams_its_values_on_a_socket(tmp_path):
 
 def test_a_page_event_that_yields_to_the_chatbot_draws_its_messages_as_they_come(tmp_path):
     """Gradio's tool-use demos: a button whose handler yields the Chatbot step by step."""
-    from webclient import WS_URL, PageClient, frames_until_close
+    from webclient import frames_until_close
 
     gate = threading.Event()
 
@@ -1555,10 +1562,7 @@ def test_a_page_event_that_yields_to_the_chatbot_draws_its_messages_as_they_come
     app = demo.app(settings_for(tmp_path))
     server, url = serve(app)
     try:
-        page = PageClient(url)
-        page.get("/")
-        answer = page.request("POST", "/events/0", {"csrf_token": page.csrf}, {"HX-Request": "true"})
-        ws_url = WS_URL.search(answer.text).group(1).replace("&amp;", "&")
+        page, _, ws_url = start_event_run(url)
         with page.socket(ws_url, origin=url) as ws:
             first = json.loads(ws.recv(timeout=60))
             assert (
