@@ -1,5 +1,6 @@
 """Turn cost against history length: the POST, the first token and the renders of a turn in a
-conversation that already holds 0, 100, 1000 or 5000 messages.
+conversation that already holds 0, 100, 1000 or 5000 messages, and in one of 1000 messages with
+50 other branches (versions of replies made by Retry, each carried on for two more turns).
 
     .venv/bin/python -m bench.history
 
@@ -29,6 +30,7 @@ from webchat.messages import ChatMessage
 from webchat.store import Store, sqlite_url
 
 SIZES = (0, 100, 1000, 5000)
+BRANCHED = (1000, 50)  # messages on the branch shown, other branches
 QUESTION = "Could you explain how **streaming** works here, with an example?"
 ANSWER = (
     "Sure. The server keeps the reply *so far* and sends each new piece as it comes:\n\n"
@@ -55,6 +57,23 @@ def seed(store: Store, owner: str, messages: int) -> str:
         )
         store.finish_turn(turn, "done", [ChatMessage(content=ANSWER)])
     return conversation.id
+
+
+def seed_branched(store: Store, owner: str, messages: int, branches: int) -> str:
+    """A conversation of ``messages`` on its selected branch and ``branches`` others: replies
+    spread through it retried, each new version carried on for two turns, then the original
+    version selected again (as a reader who came back to it)."""
+    conversation_id = seed(store, owner, messages)
+    replies = [m for m in store.messages(conversation_id) if m.kind == "reply"]
+    step = max(1, len(replies) // branches)
+    for original in replies[::step][:branches]:
+        turn = store.restart_turn(store.get_turn(original.turn_id or ""))
+        store.finish_turn(turn, "done", [ChatMessage(content=ANSWER)])
+        for _ in range(2):
+            more, _ = store.start_turn(conversation_id, owner, [ChatMessage(role="user", content=QUESTION)])
+            store.finish_turn(more, "done", [ChatMessage(content=ANSWER)])
+        store.select_version(original)
+    return conversation_id
 
 
 @dataclass
@@ -106,14 +125,16 @@ async def one_turn(port: int, cookies: dict[str, str], csrf: str, conversation_i
     )
 
 
-async def run(server: Server, turns: int) -> list[tuple[int, list[TurnTimes]]]:
+async def run(server: Server, turns: int) -> list[tuple[str, list[TurnTimes]]]:
     page = await http(server.port, "GET", "/new")
     cookies = dict(page.cookies)
     csrf = CSRF.search(page.text).group(1)
     owner = "s:" + session_of(cookies["webchat_session"], "bench")["sid"]
     store = Store(sqlite_url(server.data_dir / "webchat.sqlite3"))
     try:
-        conversations = [(size, seed(store, owner, size)) for size in SIZES]
+        conversations = [(str(size), seed(store, owner, size)) for size in SIZES]
+        shown, others = BRANCHED
+        conversations.append((f"{shown} + {others} branches", seed_branched(store, owner, shown, others)))
     finally:
         store.close()
     results = []

@@ -425,7 +425,7 @@ def test_an_imported_conversations_replies_have_their_controls(make_app):
     assert f"/turns/{last.id}/retry" in page and f"/turns/{last.id}/undo" in page
     retried = chat.post(f"/turns/{last.id}/retry")
     assert retried.status_code == 200
-    chat.wait(TURN_ID.search(retried.get_data(as_text=True)).group(1))
+    chat.wait(TURN_ID.findall(retried.get_data(as_text=True))[-1])
     assert chat.stored()[-1] == ("assistant", "again: two")
     undone = chat.post(f"/turns/{app.extensions['webchat'].store.last_turn(chat.conversation_id).id}/undo")
     assert undone.status_code == 200 and chat.stored() == [(m["role"], m["content"]) for m in history[:2]]

@@ -62,7 +62,7 @@ def send(client, text: str = "", files=(), conversation_id: str = "", headers=No
 def finished(app, response) -> str:
     html = response.get_data(as_text=True)
     assert response.status_code == 200, html
-    turn_id = TURN_ID.search(html).group(1)
+    turn_id = TURN_ID.findall(html)[-1]  # the newest: a retry answers with the whole conversation
     snapshot = app.extensions["webchat"].hub.wait_final(turn_id, 10)
     assert snapshot is not None and snapshot.final
     return turn_id

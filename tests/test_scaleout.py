@@ -237,6 +237,71 @@ def test_two_instances_never_start_two_replies_in_one_conversation(cluster):
     assert page.count('class="msg user"') == 7 and "hx-ws:connect" not in page
 
 
+def test_two_instances_retrying_and_editing_at_once_lose_no_version(cluster):
+    # Two tabs on two instances press Retry on the same reply at the same instant, round after
+    # round, then both edit the same message: one turn runs at a time, and every reply and
+    # message written stays as a version (PostgreSQL orders the writes; Redis carries the stops).
+    on_a, on_b, turn_id, conversation_id, _ = start_turn(cluster, "fifth")
+    on_a.get(f"/c/{conversation_id}")
+    on_b.get(f"/c/{conversation_id}")
+    headers = {
+        "a": {"HX-Request": "true", "X-CSRF-Token": on_a.csrf},
+        "b": {"HX-Request": "true", "X-CSRF-Token": on_b.csrf},
+    }
+    clients = {"a": on_a, "b": on_b}
+
+    def stop_and_settle(turn: str) -> None:
+        on_b.request("POST", f"/turns/{turn}/stop", {}, headers["b"])
+        wait_for(lambda: "hx-ws:connect" not in on_b.get(f"/c/{conversation_id}").text, 20, "the reply ended")
+
+    def at_once(path: str, data: dict) -> dict:
+        barrier, replies = threading.Barrier(2), {}
+
+        def post(name: str) -> None:
+            barrier.wait()
+            replies[name] = clients[name].request(
+                "POST", path, {**data, "text": data.get("text", "") + name}, headers[name]
+            )
+
+        tabs = [threading.Thread(target=post, args=(name,)) for name in clients]
+        for tab in tabs:
+            tab.start()
+        for tab in tabs:
+            tab.join(30)
+        return replies
+
+    stop_and_settle(turn_id)
+    current = turn_id
+    for _ in range(4):
+        replies = at_once(f"/turns/{current}/retry", {})
+        started = [r for r in replies.values() if r.status == 200]
+        assert len(started) == 1, replies
+        refused = [r for r in replies.values() if r.status != 200]
+        assert refused[0].status == 409 and (
+            "still being written" in refused[0].text or "not in the conversation as shown" in refused[0].text
+        ), refused[0].text
+        current = TURN_ID.findall(started[0].text)[-1]
+        stop_and_settle(current)
+    tree = json.loads(on_a.get(f"/c/{conversation_id}/export?tree=1").text)["tree"]
+    question = next(n for n in tree if n["message"]["content"] == "fifth")
+    versions = [n for n in tree if n["parent"] == question["id"]]
+    assert len(versions) == 5 and sum(n["selected"] for n in versions) == 1
+    page = on_b.get(f"/c/{conversation_id}").text
+    assert "Show version 4 of 5" in page and page.count('class="msg user"') == 1
+    # Both edit the question at once: each edit that was accepted is a version of it.
+    ref = re.search(r'/messages/([^/"]+)/edit', page).group(1)
+    replies = at_once(f"/messages/{ref}/edit", {"text": "edited on "})
+    accepted = [name for name, r in replies.items() if r.status == 200]
+    assert accepted and all(r.status in (200, 409) for r in replies.values()), replies
+    wait_for(
+        lambda: "hx-ws:connect" not in on_b.get(f"/c/{conversation_id}").text, 30, "the edits' replies ended"
+    )
+    tree = json.loads(on_a.get(f"/c/{conversation_id}/export?tree=1").text)["tree"]
+    questions = [n["message"]["content"] for n in tree if n["parent"] == question["parent"]]
+    assert sorted(questions) == sorted(["fifth", *(f"edited on {name}" for name in accepted)])
+    assert len([n for n in tree if n["parent"] == question["id"]]) == 5  # the retries' versions stay
+
+
 def test_the_message_rate_limit_counts_across_instances(cluster):
     # Defends against each instance allowing its own 20 messages a minute to one session.
     on_a = PageClient(cluster.a.url)

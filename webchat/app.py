@@ -21,7 +21,9 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from webchat import render
-from webchat.backends import Backend, build_backend
+from webchat.backends import Backend
+from webchat.backends.compare import is_compared
+from webchat.backends.models import Models, RoutedChat, build_models
 from webchat.chat import ChatFunction
 from webchat.conversation import Conversations
 from webchat.hub import TurnHub
@@ -30,10 +32,12 @@ from webchat.limits import RateWindow, RedisWindow, SlidingWindow, Slots
 from webchat.paths import STATIC_DIR, TEMPLATES_DIR
 from webchat.settings import Settings
 from webchat.store import Store
+from webchat.store.presets import PresetStore
 from webchat.store.tokens import TokenStore
 from webchat.turns import TurnRunner, start_later
 from webchat.web import auth, compress, controls, conversations, events, pages, stream, tokens
 from webchat.web import files as web_files
+from webchat.web import models as model_routes
 from webchat.web.api import BLUEPRINTS as API_BLUEPRINTS
 from webchat.web.api.access import guard
 from webchat.web.api.errors import ApiError, api_error_response
@@ -92,17 +96,21 @@ def create_app(
         placeholder=settings.placeholder,
         multimodal=chat_fn is None,
     )
+    models: Models | None = None
     if chat_fn is None:
-        backend = build_backend(settings)
+        models = build_models(settings)
+        backend = models.default.backend
     else:
         backend = Backend(chat_fn, server_name, page.title or "webchat")
     store = Store(settings.store_url)
+    # The built-in models answer with the model each conversation chose (webchat.backends.models).
+    answer = RoutedChat(models, store.conversation_settings) if models is not None else backend.chat
     hub = _make_hub(settings)
     uploads = web_files.make_uploads(app, settings, store)
     runner = TurnRunner(
         store,
         hub,
-        backend.chat,
+        answer,
         server_name=backend.server_name,
         reply_files=lambda turn: web_files.reply_files_for(app, uploads, turn),
         lease_seconds=settings.runner_lease_seconds,
@@ -114,6 +122,8 @@ def create_app(
         store=store,
         hub=hub,
         backend=backend,
+        models=models,
+        presets=PresetStore(store.engine),
         runner=runner,
         uploads=uploads,
         conversations=Conversations(
@@ -149,6 +159,7 @@ def create_app(
         controls.bp,
         conversations.bp,
         events.bp,
+        model_routes.bp,
         web_files.bp,
         tokens.bp,
         *API_BLUEPRINTS,
@@ -306,6 +317,7 @@ def _register_templates(app: Flask) -> None:
     app.jinja_env.filters["markdown_inline"] = markdown_inline
     app.jinja_env.filters["with_tail"] = with_tail
     app.jinja_env.filters["thread"] = thread
+    app.jinja_env.tests["compared"] = lambda stored: is_compared(stored.message)  # webchat.backends.compare
     app.jinja_env.globals["csrf_token"] = csrf_token
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

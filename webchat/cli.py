@@ -24,6 +24,15 @@ def parser() -> argparse.ArgumentParser:
     )
     model.add_argument("--gguf", type=Path, help="run this local GGUF file with llama.cpp")
     model.add_argument(
+        "--provider", help="a Hugging Face Inference Provider for --model (e.g. together); default: routed"
+    )
+    model.add_argument(
+        "--models",
+        dest="models_file",
+        type=Path,
+        help="a TOML file of models each conversation can pick from (see the README), instead of the above",
+    )
+    model.add_argument(
         "--backend",
         choices=["auto", "local", "inference", "echo"],
         help="force a backend; 'echo' repeats your words (a demo needing nothing)",

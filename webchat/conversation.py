@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from webchat.backends.compare import is_compared
 from webchat.errors import InputError, Refused, too_long
 from webchat.files.storage import Uploads
 from webchat.history import HistoryCache
@@ -31,10 +32,13 @@ from webchat.messages import ChatMessage
 from webchat.store import Conversation, MessageKind, Store, StoredMessage, Turn, TurnBusy
 from webchat.store.files import FileRecord
 from webchat.store.queued import Queued, QueuedStore
+from webchat.store.tree_json import Node
 from webchat.turns import TurnRunner
 
 KEEP_DELETED_SECONDS = 24 * 3600  # a deleted conversation can be restored for a day
 MAX_QUEUED = 10  # messages that may wait for a conversation's running reply
+# Another tab switched versions since this page was drawn.
+NOT_SHOWN = "{what} is not in the conversation as shown any more (another version is): reload the page."
 NOT_STORED = (
     "The server could not store your message (its disk may be full, or its database busy), so it "
     "was not sent. It is still in the box: send it again in a moment."
@@ -163,12 +167,15 @@ class Conversations:
         saved: Sequence[FileRecord] = (),
         client: str | None = None,
         wait: bool = False,
+        settings: Mapping[str, Any] | None = None,
     ) -> Sent | Queued:
         """Store the user's message (one message per file, then the text, Gradio's order) as a new
         turn, in a new conversation if none is given, and start its reply. ``saved``: the files
         stored for this message, removed again if it is refused, else linked to the conversation.
         While the conversation's reply is being written the message is refused (TurnBusy), or,
-        with ``wait``, queued: it starts as its own turn when that reply ends."""
+        with ``wait``, queued: it starts as its own turn when that reply ends. ``settings``: the
+        model and settings the page showed (the built-in models), remembered for the conversation
+        before its reply starts."""
         sent = [*files, ChatMessage(role="user", content=text)] if text.strip() else list(files)
         with self.lock:
             is_new = conversation is None
@@ -179,12 +186,16 @@ class Conversations:
                         raise TurnBusy()
                     queued = self._enqueue(conversation, sent, extra)
                     self.uploads.link(saved, conversation.id)
+                    if settings is not None:
+                        self.store.set_conversation_settings(conversation.id, settings)
                     return queued
                 self._check_limits(owner, client)  # before a new conversation exists: a refusal leaves none
                 if conversation is None:
-                    conversation = self.store.create_conversation(owner)
-                    if self.greeting:
-                        self.store.append(conversation.id, self.greeting, kind="reply")
+                    conversation = self._new_conversation(owner)
+                else:
+                    self._settle(conversation)
+                if settings is not None:
+                    self.store.set_conversation_settings(conversation.id, settings)
                 turn, inputs = self._begin(conversation, sent, extra, checked=True, client=client)
             except (SQLAlchemyError, OSError) as error:  # a full disk, a database past its timeout
                 self.uploads.discard(saved)
@@ -195,6 +206,22 @@ class Conversations:
             conversation = self.store.get_conversation(owner, conversation.id) or conversation  # now titled
         self.uploads.link(saved, conversation.id)
         return Sent(conversation, turn, inputs, is_new)
+
+    def _new_conversation(self, owner: str, settings: Mapping[str, Any] | None = None) -> Conversation:
+        conversation = self.store.create_conversation(owner)
+        if settings:
+            self.store.set_conversation_settings(conversation.id, settings)
+        if self.greeting:
+            self.store.append(conversation.id, self.greeting, kind="reply")
+        return conversation
+
+    def start_from(self, owner: str, settings: Mapping[str, Any]) -> Conversation:
+        """A new, empty conversation with this model and settings (a preset)."""
+        return self._new_conversation(owner, settings)
+
+    def choose(self, conversation: Conversation, settings: Mapping[str, Any]) -> None:
+        """Remember the model and settings the conversation's next replies use (a Retry too)."""
+        self.store.set_conversation_settings(conversation.id, settings)
 
     def _enqueue(self, conversation: Conversation, sent: list[ChatMessage], extra: tuple[Any, ...]) -> Queued:
         if self.queued.count(conversation.id) >= MAX_QUEUED:
@@ -228,11 +255,14 @@ class Conversations:
             raise Refused("That message is no longer waiting: it was sent or removed.", 404)
 
     def retry(self, old: Turn, client: str | None = None) -> Turn:
-        """Run the last turn again from its stored input, with the additional inputs it had."""
+        """Run a turn again from its stored input, with the additional inputs it had: any reply of
+        the selected branch, once it has ended. The old reply and what followed it stay, as
+        another version (webchat.store.tree); the conversation goes on from the new one."""
         with self.lock:
-            last = self.store.last_turn(old.conversation_id)
-            if last is None or last.id != old.id or old.status == "running":
-                raise Refused("Only the last reply can be retried, once it has ended.", 409)
+            if old.status == "running":
+                raise Refused("This reply is still being written: stop it first, or wait for it.", 409)
+            if not self._shown(old):
+                raise Refused(NOT_SHOWN.format(what="That reply"), 409)
             self._check_limits(old.owner, client)
             # TurnBusy when another worker started one just now
             turn = self.store.restart_turn(old, self.runner.id, client)
@@ -264,14 +294,52 @@ class Conversations:
             turn = self.store.get_turn(stored.turn_id or "")
             if turn is None:
                 raise Refused("That message is no longer in the conversation.", 404)
+            if not self.store.is_shown(stored.id):
+                raise Refused(NOT_SHOWN.format(what="That message"), 409)
+            old_inputs = self.store.turn_messages(turn.id, "input")
             inputs = [
-                ChatMessage(role="user", content=text) if m.id == stored.id else m.message
-                for m in self.store.turn_messages(turn.id, "input")
+                ChatMessage(role="user", content=text) if m.id == stored.id else m.message for m in old_inputs
             ]
             new, _ = self._begin(
-                conversation, inputs, self.store.turn_inputs(turn.id), replacing=turn, client=client
+                conversation,
+                inputs,
+                self.store.turn_inputs(turn.id),
+                branch_from=old_inputs[0].id,
+                client=client,
             )
         return new
+
+    def _shown(self, turn: Turn) -> bool:
+        """Is this turn's reply (or, if it wrote none, its input) on the selected branch?"""
+        written = self.store.turn_messages(turn.id, "reply") or self.store.turn_messages(turn.id, "input")
+        return bool(written) and self.store.is_shown(written[-1].id)
+
+    def keep(self, turn: Turn, index: int) -> None:
+        """Keep one model's answer of a comparison as the reply; the others become its versions."""
+        with self.lock:
+            if turn.status == "running":
+                raise Refused("The answers are still being written: wait for them, or stop them.", 409)
+            replies = self.store.turn_messages(turn.id, "reply")
+            if not replies or not all(is_compared(m.message) for m in replies):
+                raise Refused("That reply is not a comparison of models (any more).", 409)
+            if not 0 <= index < len(replies):
+                raise Refused("There is no such answer in this comparison.", 404)
+            self.store.keep_compared(turn, index)
+
+    def _settle(self, conversation: Conversation) -> None:
+        """A message sent after a comparison goes on from its first answer (the others stay as
+        versions of it), unless the reader kept another one first."""
+        compared = self.store.last_compared(conversation.id)
+        if compared is not None and compared.status != "running":
+            self.store.keep_compared(compared, 0)
+
+    def select_version(self, conversation: Conversation, message: StoredMessage) -> None:
+        """Show the branch through this version of a message or reply: the conversation as it
+        went on from it (refused while a reply is being written)."""
+        if message.conversation_id != conversation.id:
+            raise Refused("That version is not in this conversation.", 404)
+        with self.lock:
+            self.store.select_version(message)
 
     def _begin(
         self,
@@ -279,19 +347,24 @@ class Conversations:
         inputs: list[ChatMessage],
         extra: tuple[Any, ...] = (),
         *,
-        replacing: Turn | None = None,
+        branch_from: int | None = None,
         checked: bool = False,
         client: str | None = None,
     ) -> tuple[Turn, list[StoredMessage]]:
-        """Store the input as a new turn and start its reply (with ``lock`` held). ``replacing``:
-        an edit, which removes that turn and all after it once the new turn exists; ``checked``:
-        the owner's limits were checked already."""
+        """Store the input as a new turn and start its reply (with ``lock`` held). ``branch_from``:
+        an edit; the conversation from that message on becomes another branch, kept, and the new
+        input a version beside it, in the same transaction as the new turn; ``checked``: the
+        owner's limits were checked already."""
         if not checked:
             self._check_limits(conversation.owner, client)
-        turn = self.store.create_turn(conversation.id, conversation.owner, self.runner.id, client)
-        if replacing is not None:
-            self.store.remove_turns_from(replacing)
-        stored = self.store.append(conversation.id, inputs, turn_id=turn.id, kind="input")
+        turn, stored = self.store.start_turn(
+            conversation.id,
+            conversation.owner,
+            inputs,
+            runner_id=self.runner.id,
+            client=client,
+            branch_from=branch_from,
+        )
         if extra:
             self.store.save_turn_inputs(turn.id, extra)
         histories, before = self.histories, stored[0].id
@@ -334,7 +407,8 @@ class Conversations:
             self.runner.stop(running.id)
 
     def undo(self, turn: Turn) -> list[StoredMessage]:
-        """Remove the last turn (stopping it if it runs); returns its input, to send again."""
+        """Remove the last turn (stopping it if it runs), with the versions of its reply; returns
+        its input, to send again. If the input was an edit, the message it replaced shows again."""
         with self.lock:
             last = self.store.last_turn(turn.conversation_id)
             if last is None or last.id != turn.id:
@@ -409,9 +483,24 @@ class Conversations:
     ) -> Conversation:
         """A new conversation holding ``messages`` (its files already copied for it: ``copies``),
         all stored at once or not at all. Each text must keep the message-length limit."""
+        return self._imported(
+            messages, copies, lambda: self.store.import_messages(owner, list(runs(messages)), title)
+        )
+
+    def import_tree(
+        self, owner: str, nodes: Sequence[Node], copies: Sequence[FileRecord], title: str = ""
+    ) -> Conversation:
+        """A new conversation holding a whole exported tree, every version (webchat.store.tree_json),
+        as ``import_messages`` holds a branch."""
+        messages = [node.message for node in nodes]
+        return self._imported(messages, copies, lambda: self.store.import_tree(owner, nodes, title))
+
+    def _imported(
+        self, messages: Sequence[ChatMessage], copies: Sequence[FileRecord], store: Callable[[], Conversation]
+    ) -> Conversation:
         try:
             self.check_messages(messages)
-            conversation = self.store.import_messages(owner, list(runs(messages)), title)
+            conversation = store()
         except BaseException:
             self.uploads.discard(copies)
             raise

@@ -33,6 +33,7 @@ class _Entry:
     items: list[dict[str, Any] | None] = field(default_factory=list)  # None: an empty error row
     count: int = 0
     newest: float | None = None
+    rev: int = 0  # the conversation's branch_rev when read: another branch selected since is stale
     # Copies of the first items, made after a reply ended and not yet handed to anyone.
     spare: list[dict[str, Any] | None] | None = None
     # Held while reading or copying, so a reply starting while the last one's copies are being
@@ -44,7 +45,7 @@ class _Entry:
         return self.ids[-1] if self.ids else 0
 
     def forget(self) -> None:
-        self.ids, self.items, self.count, self.newest, self.spare = [], [], 0, None, None
+        self.ids, self.items, self.count, self.newest, self.spare, self.rev = [], [], 0, None, None, 0
 
 
 def history_item(data: str, status: str) -> dict[str, Any] | None:
@@ -119,11 +120,10 @@ class HistoryCache:
     def _refresh(self, conversation_id: str, entry: _Entry) -> None:
         """Check the entry against the database (call with its lock held), and extend it with
         the messages added since it was read."""
-        if entry.ids and self.store.messages_fingerprint(conversation_id, entry.last_id) != (
-            entry.count,
-            entry.newest,
-        ):
+        count, newest, rev = self.store.messages_fingerprint(conversation_id, entry.last_id)
+        if entry.ids and (count, newest, rev) != (entry.count, entry.newest, entry.rev):
             entry.forget()  # something before our newest message was deleted or replaced
+        entry.rev = rev  # read before the rows: a change between the two is seen next time
         for row_id, created_at, data, status in self.store.history_rows(
             conversation_id, after_id=entry.last_id
         ):

@@ -28,6 +28,11 @@ class Settings:
     backend: Backend = "auto"
     model: str | None = None
     base_url: str | None = None
+    # A Hugging Face Inference Provider for --model (e.g. "together"); the default routes it.
+    provider: str | None = None
+    # A TOML file of models a conversation can pick (webchat.backends.models_file); it replaces
+    # --base-url/--model/--gguf, which are a one-model file.
+    models_file: Path | None = None
     gguf: Path | None = None
     hf_token: str | None = field(default=None, repr=False)
     system_prompt: str = ""

@@ -40,7 +40,13 @@ class TurnRecord:
     total_seconds: float | None = None
     finish_reason: str | None = None
     error: str | None = None
+    # The model's name in the page (the models file's), when a conversation could pick one.
+    model_name: str | None = None
     started: float = field(default=0.0, repr=False)
+    # Not part of the record: the conversation whose turn this is, and the name an error gives
+    # the server (webchat.backends.models.RoutedChat sets it to the model that answered).
+    conversation_id: str = field(default="", repr=False)
+    server: str | None = field(default=None, repr=False)
 
     @property
     def empty(self) -> bool:
@@ -79,7 +85,10 @@ class TurnRecord:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        del data["started"]
+        for private in ("started", "conversation_id", "server"):
+            del data[private]
+        if data["model_name"] is None:
+            del data["model_name"]
         return data
 
 
@@ -89,9 +98,10 @@ def current() -> TurnRecord | None:
 
 
 @contextmanager
-def recording() -> Iterator[TurnRecord]:
-    """An empty record, current while the turn's chat function runs in this context."""
-    record = TurnRecord()
+def recording(conversation_id: str = "") -> Iterator[TurnRecord]:
+    """An empty record of a turn of this conversation, current while the turn's chat function
+    runs in this context."""
+    record = TurnRecord(conversation_id=conversation_id)
     token = _current.set(record)
     try:
         yield record

@@ -228,7 +228,8 @@ class TurnRunner:
         extra: tuple[Any, ...],
         keep_files: Callable[[Reply], Reply] | None,
     ) -> None:
-        with recording() as record:  # a model server's chat function fills it (webchat.turn_record)
+        # A model server's chat function fills it (webchat.turn_record).
+        with recording(turn.conversation_id) as record:
             try:
                 if callable(history):
                     history = history()
@@ -250,7 +251,8 @@ class TurnRunner:
                 return  # stopped while it awaited: the stop request stored the reply
             except Exception as error:
                 log.info("turn %s failed: %r", turn.id, error)
-                said = describe(error, server=self.server_name)  # as the reply says it: no traceback
+                # As the reply says it, naming the model that failed: no traceback.
+                said = describe(error, server=record.server or self.server_name)
                 record.failed(said)
                 self._keep_record(turn, record)  # before the end is drawn, so the page shows it
                 self._finish(turn.id, "error", said)

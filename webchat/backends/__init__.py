@@ -38,6 +38,8 @@ class Backend:
     with_generation: Callable[[Generation], ChatFunction] | None = None
     # The embedded llama.cpp server, kept (and stopped) with the app.
     process: LlamaServer | None = None
+    # What answers when its server is up (webchat.backends.models.Health); None: not checked.
+    health_url: str | None = None
 
     @classmethod
     def of_function(cls, chat: ChatFunction, model_id: str) -> Backend:
@@ -45,14 +47,17 @@ class Backend:
         return cls(chat, "The chat function", model_id or "webchat")
 
     @classmethod
-    def of_model(cls, client: Any, *, model: str | None, generation: Generation, **kwargs: Any) -> Backend:
-        """A model server webchat drives through ``client`` (an InferenceClient)."""
+    def of_model(
+        cls, client: Any, *, model: str | None, generation: Generation, images: bool = True, **kwargs: Any
+    ) -> Backend:
+        """A model server webchat drives through ``client`` (an InferenceClient); ``images``:
+        whether it reads images (else they are described to it by name)."""
         from webchat.backends.inference import InferenceChat  # see build_backend
 
         model_id = kwargs.get("model_id")
 
         def again(changed: Generation) -> ChatFunction:
-            return InferenceChat(client, model=model, generation=changed, model_id=model_id)
+            return InferenceChat(client, model=model, generation=changed, model_id=model_id, images=images)
 
         return cls(again(generation), generation=generation, with_generation=again, **kwargs)
 
@@ -63,8 +68,9 @@ class Backend:
         return self.with_generation(dataclasses.replace(self.generation, **changes))
 
 
-def build_backend(settings: Settings) -> Backend:
-    """The backend the settings ask for (the local model is started here)."""
+def build_backend(settings: Settings, *, images: bool = True) -> Backend:
+    """The backend the settings ask for (the local model is started here); ``images``: whether
+    the model reads images."""
     # Imported here, not above: a Python program's app never loads huggingface_hub (0.35 s).
     from webchat.backends.inference import Generation, make_client
 
@@ -83,14 +89,17 @@ def build_backend(settings: Settings) -> Backend:
             base_url=settings.base_url,
             token=settings.hf_token,
             timeout=settings.request_timeout,
+            provider=settings.provider,
         )
         model = settings.model if settings.base_url else None
         return Backend.of_model(
             client,
             model=model,
             generation=generation,
+            images=images,
             server_name=f"The model server ({settings.base_url or settings.model})",
             model_id=settings.model or "default",
+            health_url=settings.base_url.rstrip("/") + "/models" if settings.base_url else None,
         )
     gguf = settings.gguf or ensure_default_model(settings.models_dir)
     log.info("starting the local model %s", gguf.name)
@@ -106,7 +115,9 @@ def build_backend(settings: Settings) -> Backend:
         client,
         model=None,
         generation=generation,
+        images=images,
         server_name=f"The local model ({gguf.name})",
         model_id=Path(server.gguf).stem,
         process=server,
+        health_url=base_url.rstrip("/") + "/models",
     )

@@ -35,12 +35,14 @@ class Generation:
 
 
 def make_client(
-    *, model: str | None, base_url: str | None, token: str | None, timeout: float
+    *, model: str | None, base_url: str | None, token: str | None, timeout: float, provider: str | None = None
 ) -> InferenceClient:
     # InferenceClient refuses model and base_url together; with a base URL the model name goes
     # into each request instead (OpenAI-compatible servers that host several models need it).
     if base_url:
         return InferenceClient(base_url=base_url, token=token, timeout=timeout)
+    if provider:  # a Hugging Face Inference Provider serving the model id
+        return InferenceClient(model=model, token=token, timeout=timeout, provider=provider)  # type: ignore[arg-type]
     return InferenceClient(model=model, token=token, timeout=timeout)
 
 
@@ -75,6 +77,7 @@ class InferenceChat:
         model: str | None = None,
         generation: Generation = Generation(),
         model_id: str | None = None,
+        images: bool = True,
     ) -> None:
         self.client = client  # held for the whole stream: a collected client closes it mid-way
         self.model = model
@@ -82,8 +85,9 @@ class InferenceChat:
         self.endpoint = str(getattr(client, "base_url", None) or getattr(client, "model", None) or "")
         self.generation = generation
         # Images go to the model as image parts until its server refuses them; then by name only,
-        # so the conversation goes on (the refusal itself is shown as the reply's error).
-        self.images = True
+        # so the conversation goes on (the refusal itself is shown as the reply's error). A model
+        # the models file says reads none gets them by name from the start.
+        self.images = images
 
     def __call__(self, message: Any, history: list[dict[str, Any]]) -> Iterator[str | list[ChatMessage]]:
         try:

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, delete, func, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, func, select, true, update
 from sqlalchemy.exc import IntegrityError
 
 from webchat.messages import ChatMessage, message_from_dict
+from webchat.store import tree
 from webchat.store.engine import make_engine
 from webchat.store.migrate import upgrade
 from webchat.store.records import (
@@ -30,6 +31,8 @@ from webchat.store.records import (
     title_from,
 )
 from webchat.store.schema import conversations, messages, runners, turn_inputs, turn_records, turns
+from webchat.store.tree import Versions
+from webchat.store.tree_json import Node
 
 
 def _insert_turn(db: Connection, turn: Turn) -> None:
@@ -42,6 +45,7 @@ def _insert_turn(db: Connection, turn: Turn) -> None:
             created_at=turn.created_at,
             runner_id=turn.runner_id,
             client=turn.client,
+            inputs_from=turn.inputs_from,
         )
     )
 
@@ -188,6 +192,20 @@ class Store:
             result = db.execute(delete(conversations).where(conversations.c.deleted_at < older_than))
         return result.rowcount
 
+    def conversation_settings(self, conversation_id: str) -> dict[str, Any]:
+        """The model a conversation chose and its settings ({} for the defaults)."""
+        query = select(conversations.c.settings).where(conversations.c.id == conversation_id)
+        with self.engine.connect() as db:
+            data = db.execute(query).scalar()
+        return json.loads(data) if data else {}
+
+    def set_conversation_settings(self, conversation_id: str, settings: Mapping[str, Any]) -> None:
+        data = json.dumps(dict(settings), ensure_ascii=False) if settings else None
+        with self._write() as db:
+            db.execute(
+                update(conversations).where(conversations.c.id == conversation_id).values(settings=data)
+            )
+
     def rename_conversation(self, owner: str, conversation_id: str, title: str) -> bool:
         with self._write() as db:
             result = db.execute(
@@ -216,9 +234,11 @@ class Store:
         items = list(items)
         stored: list[StoredMessage] = []
         with self._write(within) as db:
+            parent = tree.last_active(db, conversation_id) if items else None
             for message in items:
-                values = _message_row(conversation_id, turn_id, kind, message, now, status, error)
+                values = _message_row(conversation_id, turn_id, kind, message, now, status, error, parent)
                 row_id = db.execute(messages.insert().values(**values)).inserted_primary_key[0]
+                parent = row_id
                 stored.append(
                     StoredMessage(
                         row_id,
@@ -231,6 +251,7 @@ class Store:
                         None,
                         now,
                         values["ref"],
+                        values["parent_id"],
                     )
                 )
             changes: dict[str, Any] = {"updated_at": now}
@@ -268,32 +289,114 @@ class Store:
                 db.execute(turns.insert(), turn_rows)
             if rows:
                 db.execute(messages.insert(), rows)
+                tree.link_parents(db, conversation.id)
+        return self.get_conversation(owner, conversation.id) or conversation
+
+    def import_tree(self, owner: str, nodes: Sequence[Node], title: str = "") -> Conversation:
+        """A new conversation holding a whole tree of messages (webchat.store.tree_json), in one
+        transaction: each input and each version of its reply a finished turn, as if written
+        here (a reply's later versions are retries of the input), the selected nodes the branch
+        shown. Switching to a version then shows the branch under it listed last."""
+        now = time.time()
+        conversation = Conversation(new_id(), owner, title, now, now)
+        first_text = next(
+            (
+                n.message.text
+                for n in nodes
+                if n.selected and n.message.role == "user" and n.message.text.strip()
+            ),
+            "",
+        )
+        with self._write() as db:
+            db.execute(
+                conversations.insert().values(
+                    id=conversation.id,
+                    owner=owner,
+                    title=title_from(title or first_text),
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            ids: list[int] = []
+            turn_of: list[str] = []
+            answers: dict[str, str] = {}  # a retry's turn -> the turn whose input it answers
+            replied: set[str] = set()
+
+            def new_turn(inputs_from: str | None = None) -> str:
+                turn_id = new_id()
+                db.execute(
+                    turns.insert().values(
+                        id=turn_id,
+                        conversation_id=conversation.id,
+                        owner=owner,
+                        status="done",
+                        created_at=now + len(answers) * 1e-6,
+                        finished_at=now,
+                        inputs_from=inputs_from,
+                    )
+                )
+                answers[turn_id] = inputs_from or turn_id
+                return turn_id
+
+            for index, node in enumerate(nodes):
+                kind: MessageKind = "input" if node.message.role == "user" else "reply"
+                parent = node.parent
+                parent_kind = (
+                    None if parent is None else ("input" if nodes[parent].message.role == "user" else "reply")
+                )
+                if parent is not None and parent_kind == kind:
+                    turn_id = turn_of[parent]  # more of the same input, or of the same reply
+                elif kind == "reply" and parent is not None:
+                    asked = turn_of[parent]
+                    turn_id = new_turn(answers[asked]) if asked in replied else asked
+                    replied.add(asked)
+                else:
+                    turn_id = new_turn()
+                    if kind == "reply":
+                        replied.add(turn_id)
+                row = _message_row(
+                    conversation.id,
+                    turn_id,
+                    kind,
+                    node.message,
+                    now,
+                    parent_id=ids[parent] if parent is not None else None,
+                )
+                # Versions not shown: the later listed, the more recently shown.
+                row.update(
+                    active=node.selected,
+                    selected_at=now if node.selected else now - (len(nodes) - index) * 1e-6,
+                )
+                ids.append(db.execute(messages.insert().values(**row)).inserted_primary_key[0])
+                turn_of.append(turn_id)
         return self.get_conversation(owner, conversation.id) or conversation
 
     def rewrite(
         self, conversation: Conversation, keep: int, runs: Iterable[tuple[MessageKind, list[ChatMessage]]]
     ) -> None:
-        """Keep the conversation's first ``keep`` messages and put ``runs`` after them, in one
-        transaction (a program's handler set the Chatbot's value);
-        the new messages are finished turns, as imported ones are (turns left empty end as
-        edited, as an edit leaves them)."""
+        """Keep the selected branch's first ``keep`` messages and put ``runs`` after them, in
+        one transaction (a program's handler set the Chatbot's value, as Gradio does: what
+        followed the kept messages goes, on every branch from there); the new messages are
+        finished turns, as imported ones are (turns left empty end as edited, as an edit leaves
+        them)."""
         now = time.time()
         runs = list(runs)
         turn_rows, rows = _turn_rows(conversation.id, conversation.owner, runs, now)
         with self._write() as db:
-            kept = db.execute(
-                select(messages.c.id)
-                .where(messages.c.conversation_id == conversation.id)
-                .order_by(messages.c.id)
-                .offset(keep)
-                .limit(1)
-            ).scalar()
-            if kept is not None:
-                db.execute(
-                    delete(messages).where(
-                        messages.c.conversation_id == conversation.id, messages.c.id >= kept
-                    )
-                )
+            shown = select(messages.c.id).where(
+                messages.c.conversation_id == conversation.id, messages.c.active == true()
+            )
+            last_kept = (
+                db.execute(shown.order_by(messages.c.id).offset(keep - 1).limit(1)).scalar() if keep else None
+            )
+            doomed = [
+                message_id
+                for first in tree.siblings(db, conversation.id, last_kept)
+                for message_id in tree.subtree(db, conversation.id, first)
+            ]
+            _delete_messages(db, doomed)
+            if doomed:
+                tree.changed(db, conversation.id)
             used = select(messages.c.turn_id).where(
                 messages.c.conversation_id == conversation.id, messages.c.turn_id.is_not(None)
             )
@@ -310,6 +413,7 @@ class Store:
                 db.execute(turns.insert(), turn_rows)
             if rows:
                 db.execute(messages.insert(), rows)
+                tree.link_parents(db, conversation.id)
             db.execute(
                 update(conversations).where(conversations.c.id == conversation.id).values(updated_at=now)
             )
@@ -317,9 +421,11 @@ class Store:
     def messages(
         self, conversation_id: str, *, limit: int | None = None, before: int | None = None
     ) -> list[StoredMessage]:
-        """A conversation's messages in order; with ``limit``, only the newest that many (of those
-        before message id ``before``, for a page of earlier messages)."""
-        query = select(messages).where(messages.c.conversation_id == conversation_id)
+        """The selected branch's messages in order; with ``limit``, only the newest that many (of
+        those before message id ``before``, for a page of earlier messages)."""
+        query = select(messages).where(
+            messages.c.conversation_id == conversation_id, messages.c.active == true()
+        )
         if before is not None:
             query = query.where(messages.c.id < before)
         if limit is None:
@@ -333,77 +439,90 @@ class Store:
         return [_stored_message(row._mapping) for row in rows]
 
     def count_messages(self, conversation_id: str) -> int:
-        query = select(func.count()).where(messages.c.conversation_id == conversation_id)
+        query = select(func.count()).where(
+            messages.c.conversation_id == conversation_id, messages.c.active == true()
+        )
         with self.engine.connect() as db:
             return int(db.execute(query).scalar_one())
 
     def turn_messages(self, turn_id: str, kind: MessageKind) -> list[StoredMessage]:
+        """A turn's input or reply messages; the input of a retry is the one it answers again."""
+        owner_turn: Any = turn_id
+        if kind == "input":
+            owner_turn = func.coalesce(
+                select(turns.c.inputs_from).where(turns.c.id == turn_id).scalar_subquery(), turn_id
+            )
         query = (
             select(messages)
-            .where(messages.c.turn_id == turn_id, messages.c.kind == kind)
+            .where(messages.c.turn_id == owner_turn, messages.c.kind == kind)
             .order_by(messages.c.id)
         )
         with self.engine.connect() as db:
             return [_stored_message(row._mapping) for row in db.execute(query)]
 
     def history_rows(self, conversation_id: str, *, after_id: int = 0) -> list[tuple[int, float, str, str]]:
-        """``(id, created_at, data, status)`` of the messages after ``after_id``, oldest first: the
-        raw rows a chat function's history is read from (webchat.history), without a ChatMessage
-        built and validated for each (they were validated when stored)."""
+        """``(id, created_at, data, status)`` of the selected branch's messages after ``after_id``,
+        oldest first: the raw rows a chat function's history is read from (webchat.history),
+        without a ChatMessage built and validated for each (they were validated when stored)."""
         query = (
             select(messages.c.id, messages.c.created_at, messages.c.data, messages.c.status)
-            .where(messages.c.conversation_id == conversation_id, messages.c.id > after_id)
+            .where(
+                messages.c.conversation_id == conversation_id,
+                messages.c.active == true(),
+                messages.c.id > after_id,
+            )
             .order_by(messages.c.id)
         )
         with self.engine.connect() as db:
             return [tuple(row) for row in db.execute(query)]  # type: ignore[misc]
 
-    def messages_fingerprint(self, conversation_id: str, up_to_id: int) -> tuple[int, float | None]:
-        """``(count, newest created_at)`` of the messages up to ``up_to_id``: it changes whenever one
-        of them is deleted, or deleted and replaced (ids may be reused; creation times are not)."""
-        query = select(func.count(), func.max(messages.c.created_at)).where(
-            messages.c.conversation_id == conversation_id, messages.c.id <= up_to_id
+    def messages_fingerprint(self, conversation_id: str, up_to_id: int) -> tuple[int, float | None, int]:
+        """``(count, newest created_at, branch_rev)`` of the selected branch's messages up to
+        ``up_to_id``: it changes whenever one of them is deleted, or deleted and replaced (ids may
+        be reused; creation times are not), or another branch is selected."""
+        rev = (
+            select(conversations.c.branch_rev).where(conversations.c.id == conversation_id).scalar_subquery()
+        )
+        query = select(func.count(), func.max(messages.c.created_at), rev).where(
+            messages.c.conversation_id == conversation_id,
+            messages.c.active == true(),
+            messages.c.id <= up_to_id,
         )
         with self.engine.connect() as db:
-            count, newest = db.execute(query).one()
-        return int(count), newest
+            count, newest, branch_rev = db.execute(query).one()
+        return int(count), newest, int(branch_rev or 0)
 
     def history_before(self, conversation_id: str, message_id: int) -> list[StoredMessage]:
+        """The selected branch's messages before this one."""
         query = (
             select(messages)
-            .where(messages.c.conversation_id == conversation_id, messages.c.id < message_id)
+            .where(
+                messages.c.conversation_id == conversation_id,
+                messages.c.active == true(),
+                messages.c.id < message_id,
+            )
             .order_by(messages.c.id)
         )
         with self.engine.connect() as db:
             return [_stored_message(row._mapping) for row in db.execute(query)]
 
     def remove_turn(self, turn: Turn, status: TurnStatus = "undone") -> list[StoredMessage]:
-        """Undo or edit: remove a turn's messages (input and reply); returns its input messages."""
-        inputs = self.turn_messages(turn.id, "input")
-        with self._write() as db:
-            db.execute(delete(messages).where(messages.c.turn_id == turn.id))
-            db.execute(update(turns).where(turns.c.id == turn.id).values(status=status))
-        return inputs
-
-    def remove_turns_from(self, turn: Turn) -> None:
-        """Edit: remove this turn and everything after it, so the conversation runs again from here."""
+        """Undo: remove a turn's input and reply, with every version of its reply and all that
+        followed them; returns its input messages. Another version of the input (an earlier
+        edit) stays, and its branch is selected: undoing an edit shows the message it replaced."""
         inputs = self.turn_messages(turn.id, "input")
         with self._write() as db:
             if inputs:
-                db.execute(
-                    delete(messages).where(
-                        messages.c.conversation_id == turn.conversation_id, messages.c.id >= inputs[0].id
-                    )
-                )
-            db.execute(
-                update(turns)
-                .where(
-                    turns.c.conversation_id == turn.conversation_id,
-                    turns.c.created_at >= turn.created_at,
-                    turns.c.status != "running",
-                )
-                .values(status="edited")
-            )
+                first = inputs[0]
+                _delete_messages(db, tree.subtree(db, turn.conversation_id, first.id))
+                left = tree.siblings(db, turn.conversation_id, first.parent_id)
+                if left:
+                    tree.select_branch(db, turn.conversation_id, left[-1], first.parent_id)
+                else:
+                    tree.changed(db, turn.conversation_id)
+            db.execute(delete(messages).where(messages.c.turn_id == turn.id))
+            db.execute(update(turns).where(turns.c.id == turn.id).values(status=status))
+        return inputs
 
     def clear_conversation(self, conversation_id: str) -> None:
         with self._write() as db:
@@ -413,15 +532,29 @@ class Store:
                 .where(turns.c.conversation_id == conversation_id, turns.c.status != "running")
                 .values(status="cleared")
             )
+            tree.changed(db, conversation_id)
 
     def restart_turn(self, old: Turn, runner_id: str | None = None, client: str | None = None) -> Turn:
-        """Retry: drop the old turn's reply and give its input to a new running turn, atomically."""
-        turn = Turn(new_id(), old.conversation_id, old.owner, "running", time.time(), runner_id, client)
+        """Retry: a new running turn that answers the old turn's input again. The old reply, and
+        what followed it, stay as another branch: the new reply is a version beside it."""
+        inputs = self.turn_messages(old.id, "input")
+        replies = self.turn_messages(old.id, "reply")
+        turn = Turn(
+            new_id(),
+            old.conversation_id,
+            old.owner,
+            "running",
+            time.time(),
+            runner_id,
+            client,
+            inputs_from=old.inputs_from or old.id,
+        )
         with _one_running_turn(), self._write() as db:
-            db.execute(delete(messages).where(messages.c.turn_id == old.id, messages.c.kind == "reply"))
-            db.execute(update(messages).where(messages.c.turn_id == old.id).values(turn_id=turn.id))
-            db.execute(update(turns).where(turns.c.id == old.id).values(status="replaced"))
             _insert_turn(db, turn)
+            if inputs:
+                tree.deactivate_from(db, old.conversation_id, inputs[-1].id + 1)
+            elif replies:
+                tree.deactivate_from(db, old.conversation_id, replies[0].id)
         return turn
 
     def get_message(self, conversation_id: str, message_id: int) -> StoredMessage | None:
@@ -448,14 +581,114 @@ class Store:
         return result.rowcount > 0
 
     def delete_messages_from(self, conversation_id: str, message_id: int) -> int:
-        """Remove a message and everything after it."""
+        """Remove a message and everything after it on the selected branch."""
         with self._write() as db:
             result = db.execute(
                 delete(messages).where(
-                    messages.c.conversation_id == conversation_id, messages.c.id >= message_id
+                    messages.c.conversation_id == conversation_id,
+                    messages.c.active == true(),
+                    messages.c.id >= message_id,
                 )
             )
+            tree.changed(db, conversation_id)
         return result.rowcount
+
+    # Versions and branches (webchat.store.tree)
+
+    def last_compared(self, conversation_id: str) -> Turn | None:
+        """The turn of the selected branch's last message if it is a comparison not yet settled
+        (webchat.backends.compare: its answers titled, ``metadata.id`` "compare-<n>")."""
+        query = (
+            select(messages.c.turn_id, messages.c.kind, messages.c.data)
+            .where(messages.c.conversation_id == conversation_id, messages.c.active == true())
+            .order_by(messages.c.id.desc())
+            .limit(1)
+        )
+        with self.engine.connect() as db:
+            row = db.execute(query).first()
+        if row is None or row.kind != "reply" or '"compare-' not in row.data or not row.turn_id:
+            return None
+        return self.get_turn(row.turn_id)
+
+    def keep_compared(self, turn: Turn, index: int) -> None:
+        """Make each model's answer of a comparison a version of the reply, answering the same
+        input (the first stays the turn's, the others get turns of their own), and show the
+        ``index``-th; a message written after the comparison goes on from the kept answer."""
+        replies = self.turn_messages(turn.id, "reply")
+        inputs = self.turn_messages(turn.id, "input")
+        parent = inputs[-1].id if inputs else replies[0].parent_id
+        now = time.time()
+        with self._write() as db:
+            shown = replies[0].active
+            for position, stored in enumerate(replies):
+                turn_id = turn.id
+                if position:
+                    turn_id = new_id()
+                    db.execute(
+                        turns.insert().values(
+                            id=turn_id,
+                            conversation_id=turn.conversation_id,
+                            owner=turn.owner,
+                            status="done",
+                            created_at=turn.created_at + position * 1e-6,
+                            finished_at=now,
+                            inputs_from=turn.inputs_from or turn.id,
+                        )
+                    )
+                meta = {k: v for k, v in stored.message.metadata.items() if k not in COMPARE_KEYS}
+                plain = ChatMessage(role="assistant", content=stored.message.content, metadata=meta)
+                db.execute(
+                    update(messages)
+                    .where(messages.c.id == stored.id)
+                    .values(
+                        data=json.dumps(plain.to_dict(), ensure_ascii=False),
+                        turn_id=turn_id,
+                        parent_id=parent,
+                        active=shown and position == index,
+                        selected_at=now,
+                    )
+                )
+            db.execute(
+                update(messages)
+                .where(messages.c.conversation_id == turn.conversation_id)
+                .where(messages.c.parent_id == replies[-1].id)
+                .values(parent_id=replies[index].id)
+            )
+            tree.changed(db, turn.conversation_id)
+
+    def versions(self, conversation_id: str, shown: Iterable[StoredMessage]) -> dict[int, Versions]:
+        """Where each shown message stands among its versions (only those that have others)."""
+        with self.engine.connect() as db:
+            return tree.versions(db, conversation_id, [(m.id, m.parent_id) for m in shown])
+
+    def select_version(self, message: StoredMessage) -> None:
+        """Show the branch through this version of a message or reply (TurnBusy while a reply is
+        being written: the reply must end on the branch it started on)."""
+        with self._write() as db:
+            running = db.execute(
+                select(turns.c.id).where(
+                    turns.c.conversation_id == message.conversation_id, turns.c.status == "running"
+                )
+            ).first()
+            if running is not None:
+                raise TurnBusy()
+            tree.select_branch(db, message.conversation_id, message.id, message.parent_id)
+            db.execute(
+                update(conversations)
+                .where(conversations.c.id == message.conversation_id)
+                .values(updated_at=time.time())
+            )
+
+    def is_shown(self, message_id: int) -> bool:
+        """Is this message on its conversation's selected branch?"""
+        with self.engine.connect() as db:
+            return bool(db.execute(select(messages.c.active).where(messages.c.id == message_id)).scalar())
+
+    def all_messages(self, conversation_id: str) -> list[StoredMessage]:
+        """Every message of the conversation, on every branch, in the order written."""
+        query = select(messages).where(messages.c.conversation_id == conversation_id).order_by(messages.c.id)
+        with self.engine.connect() as db:
+            return [_stored_message(row._mapping) for row in db.execute(query)]
 
     # Turns
 
@@ -464,10 +697,28 @@ class Store:
     ) -> Turn:
         """A new running turn (produced by ``runner_id``, asked for by ``client``); TurnBusy if the
         conversation has one."""
+        return self.start_turn(conversation_id, owner, (), runner_id=runner_id, client=client)[0]
+
+    def start_turn(
+        self,
+        conversation_id: str,
+        owner: str,
+        inputs: Iterable[ChatMessage],
+        *,
+        runner_id: str | None = None,
+        client: str | None = None,
+        branch_from: int | None = None,
+    ) -> tuple[Turn, list[StoredMessage]]:
+        """A new running turn with its input messages, in one transaction: TurnBusy (and nothing
+        changed) if the conversation has one. ``branch_from``: an edit; the selected branch from
+        that message on becomes another branch, and the new input a version beside it."""
         turn = Turn(new_id(), conversation_id, owner, "running", time.time(), runner_id, client)
         with _one_running_turn(), self._write() as db:
-            _insert_turn(db, turn)
-        return turn
+            _insert_turn(db, turn)  # first: a second turn waits here, or is refused, before changing anything
+            if branch_from is not None:
+                tree.deactivate_from(db, conversation_id, branch_from)
+            stored = self.append(conversation_id, inputs, turn_id=turn.id, kind="input", within=db)
+        return turn, stored
 
     def count_running_turns(self, owner: str) -> int:
         query = select(func.count()).where(turns.c.owner == owner, turns.c.status == "running")
@@ -497,18 +748,19 @@ class Store:
         return _turn(row._mapping) if row else None
 
     def last_turn(self, conversation_id: str) -> Turn | None:
-        """The newest turn that still has its messages."""
-        query = (
-            select(turns)
-            .where(
-                turns.c.conversation_id == conversation_id,
-                turns.c.status.not_in(("replaced", "undone", "edited", "cleared")),
-            )
-            .order_by(turns.c.created_at.desc())
+        """The running turn, or else the turn of the selected branch's last message."""
+        running = self.running_turn(conversation_id)
+        if running is not None:
+            return running
+        last = (
+            select(messages.c.turn_id)
+            .where(messages.c.conversation_id == conversation_id, messages.c.active == true())
+            .order_by(messages.c.id.desc())
             .limit(1)
+            .scalar_subquery()
         )
         with self.engine.connect() as db:
-            row = db.execute(query).first()
+            row = db.execute(select(turns).where(turns.c.id == last)).first()
         return _turn(row._mapping) if row else None
 
     def finish_turn(
@@ -672,6 +924,8 @@ def _stored_message(row: Any) -> StoredMessage:
         feedback=row["feedback"],
         created_at=row["created_at"],
         ref=row["ref"] or "",
+        parent_id=row["parent_id"],
+        active=bool(row["active"]),
     )
 
 
@@ -683,9 +937,14 @@ def _message_row(
     now: float,
     status: MessageStatus = "complete",
     error: str | None = None,
+    parent_id: int | None = None,
 ) -> dict[str, Any]:
-    """One row of ``messages`` (its id comes from the database)."""
+    """One row of ``messages`` (its id comes from the database; bulk inserts link their parents
+    afterwards, webchat.store.tree.link_parents)."""
     return {
+        "parent_id": parent_id,
+        "active": True,
+        "selected_at": now,
         "ref": new_id(),
         "conversation_id": conversation_id,
         "turn_id": turn_id,
@@ -696,6 +955,14 @@ def _message_row(
         "error": error,
         "created_at": now,
     }
+
+
+COMPARE_KEYS = ("title", "id", "status")  # what marks a compared answer (webchat.backends.compare)
+
+
+def _delete_messages(db: Connection, ids: list[int]) -> None:
+    for start in range(0, len(ids), 1000):  # a bound list per statement, as every database takes
+        db.execute(delete(messages).where(messages.c.id.in_(ids[start : start + 1000])))
 
 
 def _reply_json(reply: Iterable[ChatMessage]) -> str:
@@ -711,4 +978,5 @@ def _turn(row: Any) -> Turn:
         created_at=row["created_at"],
         runner_id=row["runner_id"],
         client=row["client"],
+        inputs_from=row["inputs_from"],
     )

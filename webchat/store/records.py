@@ -48,6 +48,8 @@ class StoredMessage:
     feedback: int | None
     created_at: float
     ref: str = ""  # its id in URLs (random); ``id`` orders the conversation
+    parent_id: int | None = None  # the message before it on its branch (webchat.store.tree)
+    active: bool = True  # on the selected branch
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,8 @@ class Turn:
     runner_id: str | None = None
     # A keyed hash of the client address it was started from (None: not from a page request).
     client: str | None = None
+    # A retry: the turn whose input messages this one answers again.
+    inputs_from: str | None = None
 
 
 class TurnBusy(Refused):

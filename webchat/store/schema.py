@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text, text
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    text,
+    true,
+)
 
 metadata = MetaData()
 
@@ -16,11 +29,20 @@ conversations = Table(
     Column("updated_at", Float, nullable=False),
     # Deleting hides a conversation at once and keeps it for a while, so "Undo" can bring it back.
     Column("deleted_at", Float, nullable=True),
+    # Counts the changes of which branch is selected (webchat.store.tree): a worker's cached
+    # history (webchat.history) is known stale when it differs.
+    Column("branch_rev", Integer, nullable=False, default=0, server_default="0"),
+    # The model this conversation talks to and the settings changed from its defaults (system
+    # prompt, temperature, top-p, max tokens), as JSON (webchat.backends.models); null: defaults.
+    Column("settings", Text, nullable=True),
     Index("ix_conversations_owner_updated", "owner", "updated_at"),
 )
 
 # A message row keeps the messages-format dict as JSON (role, content, metadata, options) plus
 # what belongs to us, not to the format: which turn wrote it, how it ended, the user's rating.
+# The messages of a conversation form a tree (``parent_id``: the message before it on its
+# branch); the selected branch is the path of ``active`` rows, and in it ids rise from the root,
+# so reading it in id order reads the conversation (webchat.store.tree).
 messages = Table(
     "messages",
     metadata,
@@ -43,8 +65,17 @@ messages = Table(
     # The message's id in URLs (/messages/<ref>/edit): random, as every id in a URL is; the
     # integer id orders the conversation and never leaves the server.
     Column("ref", String(16), nullable=True),
+    Column("parent_id", Integer, nullable=True),
+    Column("active", Boolean, nullable=False, default=True, server_default=true()),
+    # When it was last on the selected branch (written, or selected again): switching to a version
+    # shows the branch under it that was shown last.
+    Column("selected_at", Float, nullable=False, default=0.0, server_default="0"),
     Index("ix_messages_conversation_id", "conversation_id", "id"),
     Index("ux_messages_ref", "ref", unique=True),
+    # The selected branch in order, however many other branches the conversation has.
+    Index("ix_messages_active", "conversation_id", "active", "id"),
+    # A message's versions (its siblings) and a branch's descendants.
+    Index("ix_messages_parent", "conversation_id", "parent_id"),
 )
 
 turns = Table(
@@ -68,6 +99,8 @@ turns = Table(
     # The client address the turn was started from, as a keyed hash (never the address itself):
     # its running turns are counted too, so a client that drops its cookie gets no fresh limit.
     Column("client", String(32), nullable=True),
+    # A retry: the turn whose input messages this one answers again (its reply is another version).
+    Column("inputs_from", String(32), nullable=True),
     Index("ix_turns_status", "status"),
     # Every new turn counts the owner's running ones (the per-session limit), and the client's.
     Index("ix_turns_owner_status", "owner", "status"),
@@ -168,6 +201,18 @@ queued_messages = Table(
     Column("extra", Text, nullable=False),
     Column("created_at", Float, nullable=False),
     Index("ix_queued_messages_conversation", "conversation_id", "id"),
+)
+
+# A named model and settings a user saved to start chats from (shared ones live in the models file).
+presets = Table(
+    "presets",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("owner", String(128), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("settings", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Index("ix_presets_owner", "owner"),
 )
 
 # What a turn of a built-in model asked of its model server and how it went (webchat.turn_record),

@@ -10,18 +10,18 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 
 from webchat.errors import Refused
 from webchat.web import files as web_files
-from webchat.web.grouping import groups
 from webchat.web.htmx import htmx
 from webchat.web.htmx import make_response as htmx_response
 from webchat.web.owned import owned_conversation, owned_message, owned_turn
 from webchat.web.services import services
-from webchat.web.session import client_key, current_owner
+from webchat.web.session import CSRF_FIELD, check_csrf_value, client_key, current_owner
 from webchat.web.views import (
     NO_JS_WAIT_SECONDS,
     composer_error,
     page_of_messages,
     render_chat,
     render_messages,
+    shown_context,
 )
 
 bp = Blueprint("controls", __name__)
@@ -41,7 +41,7 @@ def messages(conversation_id: str) -> Any:
     return render_template(
         "partials/messages.html",
         conversation=conversation,
-        groups=groups(stored),
+        **shown_context(conversation.id, stored),
         earlier=earlier,
         running=None,
         older=True,
@@ -96,6 +96,25 @@ def edit(message_ref: str) -> Any:
         services().hub.wait_final(turn.id, NO_JS_WAIT_SECONDS)
         return redirect(url_for("web.conversation", conversation_id=conversation.id), 303)
     return render_messages(conversation)
+
+
+@bp.route("/messages/<message_ref>/show", methods=["GET", "POST"])
+def show_version(message_ref: str) -> Any:
+    """Show this version of a message or reply (the ‹ 2/3 › control), with the conversation as it
+    went on from it. Without JavaScript the control is a pair of links: the GET carries the
+    session's token in its query, so a link on another site cannot change what is shown."""
+    conversation, stored = owned_message(message_ref)
+    if request.method == "GET":
+        check_csrf_value(request.args.get(CSRF_FIELD, ""))
+    try:
+        services().conversations.select_version(conversation, stored)
+    except Refused as refused:
+        return composer_error(refused.message, refused.status, conversation, "")
+    if not htmx:
+        target = url_for("web.conversation", conversation_id=conversation.id)
+        anchor = f"#turn-{stored.turn_id}" if stored.kind == "reply" else f"#input-{stored.turn_id}"
+        return redirect(target + anchor if stored.turn_id else target, 303)
+    return render_messages(conversation, focus_version=stored.id)
 
 
 @bp.post("/messages/<message_ref>/feedback")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 from urllib.parse import urlsplit
@@ -11,8 +12,9 @@ from flask import Blueprint, Response, abort, redirect, render_template, request
 from webchat.conversation import history_dicts
 from webchat.errors import Refused
 from webchat.messages import ChatMessage, MessageError, messages_from_list, parse_json
+from webchat.store.tree_json import Node, parse_tree
 from webchat.web.errors import respond
-from webchat.web.files import copy_posted_files
+from webchat.web.files import copy_posted_files, shared_tree
 from webchat.web.htmx import htmx
 from webchat.web.htmx import make_response as htmx_response
 from webchat.web.owned import owned_conversation
@@ -78,10 +80,15 @@ def restore(conversation_id: str) -> Any:
 
 @bp.get("/c/<conversation_id>/export")
 def export(conversation_id: str) -> Response:
-    """The conversation as the ``history`` list a Gradio chat function receives."""
+    """The conversation as the ``history`` list a Gradio chat function receives (the branch
+    shown); with ``?tree=1``, every version too: ``{"title", "messages", "tree"}``
+    (webchat.store.tree_json), which import takes back whole."""
     conversation = owned_conversation(conversation_id)
     history = services().uploads.shareable(history_dicts(services().store.messages(conversation.id)))
-    body = json.dumps(history, ensure_ascii=False, indent=2)
+    whole: Any = history
+    if request.args.get("tree") == "1":
+        whole = {"title": conversation.title, "messages": history, "tree": shared_tree(conversation.id)}
+    body = json.dumps(whole, ensure_ascii=False, indent=2)
     return Response(
         body,
         mimetype="application/json",
@@ -96,32 +103,42 @@ def import_conversation() -> Any:
     raw = upload.read(MAX_IMPORT_BYTES + 1) if upload else request.form.get("json", "").encode()
     owner = current_owner()
     try:
-        posted = parse_import(raw)
+        posted, nodes, title = parse_import(raw)
         services().conversations.check_messages(posted)  # before any file is copied for it
         imported, copies = copy_posted_files(owner, posted)
     except MessageError as error:
         return _import_error(str(error))
     except Refused as error:
         return _import_error(error.message)
-    conversation = services().conversations.import_messages(owner, imported, copies)
+    if nodes is None:
+        conversation = services().conversations.import_messages(owner, imported, copies)
+    else:  # an export with every version: the same tree, each message with its copied files
+        nodes = [dataclasses.replace(n, message=m) for n, m in zip(nodes, imported, strict=True)]
+        conversation = services().conversations.import_tree(owner, nodes, copies, title)
     target = url_for("web.conversation", conversation_id=conversation.id)
     if htmx:
         return htmx_response("", redirect=target)
     return redirect(target, 303)
 
 
-def parse_import(raw: bytes) -> list[ChatMessage]:
+def parse_import(raw: bytes) -> tuple[list[ChatMessage], list[Node] | None, str]:
+    """The messages of an imported file; for an export with every version (``"tree"``), also
+    its nodes (whose messages these are, in order) and its title."""
     if not raw.strip():
         raise MessageError("Choose a JSON file exported from webchat (or any messages-format list).")
     if len(raw) > MAX_IMPORT_BYTES:
         raise MessageError(f"The file is larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MB.")
     data = parse_json(raw, "The file")
+    if isinstance(data, dict) and "tree" in data:
+        nodes = parse_tree(data["tree"])
+        title = data.get("title")
+        return [n.message for n in nodes], nodes, title if isinstance(title, str) else ""
     if isinstance(data, dict) and "messages" in data:
         data = data["messages"]
     messages = messages_from_list(data)
     if not messages:
         raise MessageError("The file holds no messages.")
-    return messages
+    return messages, None, ""
 
 
 def _import_error(message: str) -> Any:

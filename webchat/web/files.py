@@ -38,6 +38,7 @@ from webchat.messages import ChatMessage, FileData
 from webchat.settings import Settings
 from webchat.store import Conversation, Store, Turn
 from webchat.store.files import FileRecord, FileRecords
+from webchat.store.tree_json import tree_of
 from webchat.web.services import services
 from webchat.web.session import client_key, current_owner
 
@@ -375,3 +376,11 @@ def upload_limits() -> UploadLimits:
 @bp.app_template_filter("human_size")
 def human_size_filter(size: int | None) -> str:
     return human_size(size) if isinstance(size, int) else ""
+
+
+def shared_tree(conversation_id: str) -> list[dict[str, Any]]:
+    """Every message of the conversation, on every branch, as an export's ``tree``
+    (webchat.store.tree_json), file paths as they leave the server."""
+    nodes = tree_of(services().store.all_messages(conversation_id))
+    shared = uploads().shareable([node["message"] for node in nodes])
+    return [{**node, "message": message} for node, message in zip(nodes, shared, strict=True)]

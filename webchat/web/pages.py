@@ -13,13 +13,14 @@ from webchat.files.limits import human_size
 from webchat.store import Conversation, Turn
 from webchat.store.queued import Queued
 from webchat.web import files as web_files
+from webchat.web import model_panel
 from webchat.web.api.errors import http_error_response
 from webchat.web.htmx import htmx
 from webchat.web.htmx import make_response as htmx_response
 from webchat.web.owned import owned_conversation, owned_turn
 from webchat.web.services import services
 from webchat.web.session import client_key, current_owner, is_api_path
-from webchat.web.views import NO_JS_WAIT_SECONDS, composer_error, render_chat
+from webchat.web.views import NO_JS_WAIT_SECONDS, composer_error, render_chat, render_messages
 
 bp = Blueprint("web", __name__)
 
@@ -86,6 +87,8 @@ def create_turn() -> Any:
         posted, kept = web_files.posted_files(), web_files.kept_file_ids()
         app.conversations.check_text(text, has_files=bool(posted or kept))
         extra = app.page.read_inputs(request.form, owner)  # Gradio's additional inputs, in order
+        settings = model_panel.posted(request.form)  # the built-in models' picker and panel
+        extra = extra or model_panel.compared(request.form)  # or several models side by side
         files, saved = web_files.composer_files(owner, conversation, posted, kept)
         example = web_files.attached_files(owner, conversation, app.page.attached(request.form))
         files, saved = files + example, saved + example
@@ -98,6 +101,7 @@ def create_turn() -> Any:
             saved=saved,
             client=client_key(),
             wait=True,  # sent while a reply is being written: it waits for it
+            settings=settings,
         )
     except Refused as refused:
         return composer_error(refused.message, refused.status, conversation, text)
@@ -182,8 +186,9 @@ def retry_turn(turn_id: str) -> Any:
         return composer_error(refused.message, refused.status, conversation, "")
     if not htmx:
         return _when_done(turn, conversation)
-    html = render_template("partials/reply.html", turn=turn, snapshot=None, live=True)
-    return htmx_response(html, retarget=f"#turn-{old.id}", reswap="outerHTML")
+    # The whole conversation: a retry of an earlier reply moves what followed it to the old
+    # version's branch, and the reply's ‹ 2/2 › control is new.
+    return render_messages(conversation)
 
 
 @bp.app_template_global()

@@ -10,12 +10,14 @@ from typing import TYPE_CHECKING
 from flask import current_app
 
 from webchat.backends import Backend
+from webchat.backends.models import Models
 from webchat.conversation import Conversations
 from webchat.files.storage import Uploads
 from webchat.hub import TurnHub
 from webchat.limits import RateWindow, SlidingWindow, Slots
 from webchat.settings import Settings
 from webchat.store import Store
+from webchat.store.presets import PresetStore
 from webchat.store.tokens import TokenStore
 from webchat.turns import TurnRunner
 from webchat.web.page import LikeHandler, Page
@@ -31,7 +33,11 @@ class Services:
     settings: Settings
     store: Store
     hub: TurnHub
+    # The model that answers (the default one, with the built-in models), and with the built-in
+    # models all of those a conversation can pick (None for a Python program's chat function).
     backend: Backend
+    models: Models | None
+    presets: PresetStore
     runner: TurnRunner
     uploads: Uploads
     conversations: Conversations

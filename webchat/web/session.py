@@ -145,8 +145,13 @@ def check_csrf() -> None:
         # there is nothing to forge (webchat.web.api checked the token before this). A request
         # that relies on the session cookie is checked like any other.
         return
+    check_csrf_value(str(request.headers.get(CSRF_HEADER) or request.form.get(CSRF_FIELD, "")))
+
+
+def check_csrf_value(sent: str) -> None:
+    """Refuse (403) unless ``sent`` is this session's token (masked or not): for a form or
+    header, and for the few links that change what a conversation shows (in their query)."""
     expected = session.get("csrf")
-    sent = str(request.headers.get(CSRF_HEADER) or request.form.get(CSRF_FIELD, ""))
     token = str(expected or "").encode()
     if not token or not any(hmac.compare_digest(c.encode(), token) for c in (sent, _unmasked(sent))):
         abort(403, description="This form has expired. Reload the page and try again.")

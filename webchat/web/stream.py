@@ -103,6 +103,10 @@ def render_final(turn: Turn, snapshot: Snapshot | None) -> str:
     return render_template(
         "partials/reply.html",
         records=services().store.turn_records([turn.id]),
+        # Only a retry's reply has other versions (the one query it costs is spared the rest).
+        versions=services().store.versions(turn.conversation_id, group.messages[:1])
+        if turn.inputs_from
+        else {},
         turn_id=turn.id,
         stored=group.messages,
         status=group.status,

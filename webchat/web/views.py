@@ -15,6 +15,7 @@ from webchat.messages import ChatMessage
 from webchat.store import Conversation, StoredMessage
 from webchat.store.files import FileRecord
 from webchat.web import files as web_files
+from webchat.web import model_panel
 from webchat.web.errors import respond
 from webchat.web.grouping import groups
 from webchat.web.htmx import make_response as htmx_response
@@ -37,18 +38,30 @@ def page_of_messages(
     return stored, None
 
 
+def shown_context(conversation_id: str, stored: list[StoredMessage]) -> dict[str, Any]:
+    """What the messages partial needs to draw these stored messages: their groups, the record
+    of each reply of a built-in model, and where each group stands among its versions (one
+    query each, for the page)."""
+    store = services().store
+    shown = groups(stored)
+    return {
+        "groups": shown,
+        "records": store.turn_records(g.turn_id for g in shown if g.kind == "reply" and g.turn_id),
+        "versions": store.versions(conversation_id, [g.messages[0] for g in shown]),
+    }
+
+
 def _messages_context(conversation: Conversation) -> dict[str, Any]:
     store, hub = services().store, services().hub
     # The running turn first: a reply that ends before the messages are read is then among them
     # (and its placeholder gets the final frame at once); the other order could show neither.
     running = store.running_turn(conversation.id)
     stored, earlier = page_of_messages(conversation.id)
-    shown = groups(stored)
+    if running is not None and any(m.turn_id == running.id and m.kind == "reply" for m in stored):
+        running = None  # it ended in between: its reply is among the messages, drawn once
     return {
         "code": any(_may_hold_code(m) for m in stored),
-        "groups": shown,
-        # What each reply of a built-in model asked of its server (one query for the page).
-        "records": store.turn_records(g.turn_id for g in shown if g.kind == "reply" and g.turn_id),
+        **shown_context(conversation.id, stored),
         "earlier": earlier,
         "running": running,
         "snapshot": hub.get(running.id) if running else None,
@@ -95,15 +108,20 @@ def render_chat(
         kept=kept,
         editing=editing,
         import_error=import_error,
+        panel=model_panel.panel(conversation.id if conversation else None, current_owner()),
         **{"running": None, "snapshot": None, "code": False, **shown},
     )
     return html, status
 
 
-def messages_html(conversation: Conversation) -> str:
-    """The inside of #messages: the conversation's newest messages, and its running reply."""
+def messages_html(conversation: Conversation, focus_version: int | None = None) -> str:
+    """The inside of #messages: the conversation's newest messages, and its running reply;
+    ``focus_version``: the message whose ‹ 2/3 › control takes the focus (it was just used)."""
     return render_template(
-        "partials/messages.html", conversation=conversation, **_messages_context(conversation)
+        "partials/messages.html",
+        conversation=conversation,
+        focus_version=focus_version,
+        **_messages_context(conversation),
     )
 
 
@@ -119,12 +137,16 @@ def preview_html(messages: Sequence[ChatMessage]) -> str:
 
 
 def render_messages(
-    conversation: Conversation, *, composer_text: str | None = None, composer_files: Sequence[FileRecord] = ()
+    conversation: Conversation,
+    *,
+    composer_text: str | None = None,
+    composer_files: Sequence[FileRecord] = (),
+    focus_version: int | None = None,
 ) -> Any:
     """The conversation's messages (the inside of #messages) and the messages waiting (#queue);
     optionally refill the composer: its text, and in a chat that takes files, its attachments
-    (``composer_files``, sent again)."""
-    html = messages_html(conversation)
+    (``composer_files``, sent again); ``focus_version``: as for ``messages_html``."""
+    html = messages_html(conversation, focus_version)
     queued = services().conversations.queued.waiting(conversation.id)
     html += render_template("partials/queue.html", queued=queued, oob=True)
     if composer_text is not None:

@@ -35,14 +35,22 @@ def model_object(model_id: str) -> schemas.Model:
     return schemas.Model(id=model_id, created=int(services().started))
 
 
+def model_ids() -> list[str]:
+    """The models a completion can name: each of the models file's by its name, or the one model."""
+    app = services()
+    if app.models is None or not app.models.several:
+        return [app.backend.model_id]
+    return app.models.names
+
+
 @bp.get("/v1/models")
 def list_models() -> Any:
-    return schemas.ModelList(data=[model_object(services().backend.model_id)]).model_dump(mode="json")
+    return schemas.ModelList(data=[model_object(i) for i in model_ids()]).model_dump(mode="json")
 
 
 @bp.get("/v1/models/<path:model_id>")
 def get_model(model_id: str) -> Any:
-    if model_id != services().backend.model_id:
+    if model_id not in model_ids():
         raise ApiError(
             404, f"There is no model {model_id!r} here; GET /v1/models lists it.", code="model_not_found"
         )
@@ -117,8 +125,16 @@ def _complete(
     history: list[dict[str, Any]],
     release: Callable[[], None],
 ) -> Response:
-    fn = openai.for_request(app.backend, parsed)
-    model, server = app.backend.model_id, app.backend.server_name
+    backend, model = app.backend, app.backend.model_id
+    if app.models is not None:
+        chosen = app.models.for_api(parsed.model)
+        if chosen is None:
+            known = ", ".join(repr(n) for n in app.models.names)
+            said = f"There is no model {parsed.model!r} here. Known models: {known}."
+            raise ApiError(400, said, param="model", code="model_not_found")
+        backend, model = chosen.backend, chosen.name if app.models.several else chosen.backend.model_id
+    fn = openai.for_request(backend, parsed)
+    server = backend.server_name
     replies = stream_reply(fn, message, history)
     try:
         first = next(replies, [])  # the model's first step: a server that is down fails here, with a status

@@ -15,7 +15,7 @@ from webchat.store import Conversation, StoredMessage
 from webchat.web.api import schemas
 from webchat.web.api.access import caller, json_body
 from webchat.web.api.errors import ApiError
-from webchat.web.files import ImportedFileError, copy_posted_files
+from webchat.web.files import ImportedFileError, copy_posted_files, shared_tree
 from webchat.web.services import services
 
 bp = Blueprint("api_conversations", __name__)
@@ -32,10 +32,17 @@ def conversation_summary(conversation: Conversation) -> schemas.ConversationSumm
     )
 
 
-def conversation_detail(conversation: Conversation, stored: list[StoredMessage]) -> dict[str, Any]:
+def conversation_detail(
+    conversation: Conversation, stored: list[StoredMessage], *, tree: bool = False
+) -> dict[str, Any]:
+    """The conversation with its messages (the branch shown); with ``tree``, every version too."""
     shared = services().uploads.shareable(history_dicts(stored))  # no server paths leave
-    detail = schemas.Conversation(**dict(conversation_summary(conversation)), messages=shared)
-    return detail.model_dump(mode="json")
+    nodes = shared_tree(conversation.id) if tree else None
+    detail = schemas.Conversation(**dict(conversation_summary(conversation)), messages=shared, tree=nodes)
+    body = detail.model_dump(mode="json")
+    if nodes is None:
+        del body["tree"]
+    return body
 
 
 def owned(conversation_id: str) -> Conversation:
@@ -105,8 +112,14 @@ def _posted_conversation(body: Any) -> tuple[str, list[ChatMessage]]:
 
 @bp.get("/api/conversations/<conversation_id>")
 def get_conversation(conversation_id: str) -> Any:
+    """The conversation; ``?tree=1`` adds every version (the form an export with all versions has)."""
+    tree = request.args.get("tree", "0")
+    if tree not in ("0", "1", "true", "false"):
+        raise ApiError(400, "'tree' is 1 (every version too) or 0 (the branch shown).", param="tree")
     conversation = owned(conversation_id)
-    return conversation_detail(conversation, services().store.messages(conversation.id))
+    return conversation_detail(
+        conversation, services().store.messages(conversation.id), tree=tree in ("1", "true")
+    )
 
 
 @bp.get("/api/conversations/<conversation_id>/turns")

@@ -232,12 +232,23 @@ PATHS: dict[str, Any] = {
         "get": {
             "operationId": "getConversation",
             "summary": "One conversation with its messages (FileData included)",
-            "parameters": [CONVERSATION_ID],
+            "parameters": [
+                CONVERSATION_ID,
+                {
+                    "name": "tree",
+                    "in": "query",
+                    "required": False,
+                    "description": "1: also every version of every message, as `tree` (the form the "
+                    "page's import takes back).",
+                    "schema": {"type": "string", "enum": ["0", "1", "true", "false"], "default": "0"},
+                },
+            ],
             "responses": {
                 "200": {
                     "description": "The conversation.",
                     "content": {JSON: {"schema": _ref("Conversation")}},
                 },
+                "400": BAD_REQUEST,
                 "401": UNAUTHORIZED,
                 "404": NOT_FOUND,
             },

@@ -142,7 +142,11 @@ class ChatCompletionRequest(BaseModel):
     function), and `max_tokens` cannot exceed the server's own limit."""
 
     model_config = ConfigDict(strict=True, extra="ignore")
-    model: str | None = Field(None, description="Any name: one model answers here.")
+    model: str | None = Field(
+        None,
+        description="Which model answers: a name GET /v1/models lists (with one model, any name is it; "
+        "none: the default).",
+    )
     messages: list[ChatCompletionMessage] = Field(
         min_length=1, max_length=MAX_MESSAGES, description=f"At most {MAX_IMAGES} images in all."
     )
@@ -360,8 +364,21 @@ class ConversationSummary(BaseModel):
     updated_at: float
 
 
+class TreeNode(BaseModel):
+    """A message of a conversation's whole tree (webchat.store.tree_json): ``parent`` names the
+    node before it on its branch, ``selected`` says it is on the branch shown."""
+
+    id: str
+    parent: str | None
+    selected: bool
+    message: Message
+
+
 class Conversation(ConversationSummary):
-    messages: list[Message]
+    messages: list[Message] = Field(description="The branch shown: the `history` a chat function gets.")
+    tree: list[TreeNode] | None = Field(
+        default=None, description="With ?tree=1: every message of every branch, each after its parent."
+    )
 
 
 class ConversationList(BaseModel):
