@@ -251,3 +251,13 @@ def test_the_message_rate_is_one_count_across_workers(redis_server):
     dead = RedisWindow(redis.Redis(port=1), 1)
     assert dead.hit("s:ann") == 0  # Redis gone: let messages through (the hub says it is down)
     client.close()
+
+
+def test_an_answer_to_a_tool_call_reaches_the_worker_that_waits_for_it(hubs):
+    # Allow or Deny is posted to whichever worker the browser reached; the runner is elsewhere.
+    here, there = hubs(), hubs()
+    assert there.decision("turn-1", "call-1") is None
+    here.decide("turn-1", "call-1", True)
+    here.decide("turn-1", "call-2", False)
+    assert there.decision("turn-1", "call-1") is True and there.decision("turn-1", "call-2") is False
+    assert there.decision("turn-2", "call-1") is None

@@ -24,6 +24,7 @@ from webchat import render
 from webchat.backends import Backend
 from webchat.backends.compare import is_compared
 from webchat.backends.models import Models, RoutedChat, build_models
+from webchat.backends.tools import Toolbox, read_mcp_config
 from webchat.chat import ChatFunction
 from webchat.conversation import Conversations
 from webchat.hub import TurnHub
@@ -41,6 +42,7 @@ from webchat.web import models as model_routes
 from webchat.web.api import BLUEPRINTS as API_BLUEPRINTS
 from webchat.web.api.access import guard
 from webchat.web.api.errors import ApiError, api_error_response
+from webchat.web.api.mcp import mcp_wsgi
 from webchat.web.errors import respond_to_http_error
 from webchat.web.event_stream import follow_event
 from webchat.web.grouping import thread, with_tail
@@ -97,8 +99,11 @@ def create_app(
         multimodal=chat_fn is None,
     )
     models: Models | None = None
+    toolbox = (
+        Toolbox(read_mcp_config(settings.mcp_config)) if settings.mcp_config and chat_fn is None else None
+    )
     if chat_fn is None:
-        models = build_models(settings)
+        models = build_models(settings, toolbox)
         backend = models.default.backend
     else:
         backend = Backend(chat_fn, server_name, page.title or "webchat")
@@ -123,6 +128,7 @@ def create_app(
         hub=hub,
         backend=backend,
         models=models,
+        toolbox=toolbox,
         presets=PresetStore(store.engine),
         runner=runner,
         uploads=uploads,
@@ -171,6 +177,10 @@ def create_app(
     _register_templates(app)
     _register_security(app)
     _trust_proxies(app, settings.proxy_hops)
+    if settings.mcp_server:  # the chat as an MCP tool at /mcp, beside the page
+        api_tokens = app.extensions[EXTENSION].tokens if settings.api_enabled else None
+        title = page.title if page.title != "webchat" or chat_fn is None else "webchat"
+        app.wsgi_app = mcp_wsgi(title, backend.chat, api_tokens, app.wsgi_app)  # type: ignore[method-assign]
     return app
 
 

@@ -27,6 +27,18 @@ def parser() -> argparse.ArgumentParser:
         "--provider", help="a Hugging Face Inference Provider for --model (e.g. together); default: routed"
     )
     model.add_argument(
+        "--mcp-config",
+        type=Path,
+        help='MCP servers whose tools the models may call: JSON {"mcpServers": {name: {command, args}}}',
+    )
+    model.add_argument(
+        "--mcp",
+        dest="mcp_server",
+        action="store_true",
+        default=None,
+        help="also serve the chat as an MCP tool at /mcp (for IDEs and agents; with the API on, tokens)",
+    )
+    model.add_argument(
         "--models",
         dest="models_file",
         type=Path,

@@ -33,6 +33,11 @@ class Settings:
     # A TOML file of models a conversation can pick (webchat.backends.models_file); it replaces
     # --base-url/--model/--gguf, which are a one-model file.
     models_file: Path | None = None
+    # MCP servers whose tools the built-in models may call (webchat.backends.tools): JSON,
+    # {"mcpServers": {name: {command, args, env} | {url, headers}}}.
+    mcp_config: Path | None = None
+    # Serve the chat as an MCP tool at /mcp (webchat.web.api.mcp; Gradio's launch(mcp_server=True)).
+    mcp_server: bool = False
     gguf: Path | None = None
     hf_token: str | None = field(default=None, repr=False)
     system_prompt: str = ""

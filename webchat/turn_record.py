@@ -16,7 +16,7 @@ A record never holds a secret: no headers, no API key, and an endpoint without `
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
@@ -42,11 +42,15 @@ class TurnRecord:
     error: str | None = None
     # The model's name in the page (the models file's), when a conversation could pick one.
     model_name: str | None = None
+    # Each tool call of the turn: id, tool, arguments, result, error, seconds (webchat.backends.tool_calls).
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
     started: float = field(default=0.0, repr=False)
     # Not part of the record: the conversation whose turn this is, and the name an error gives
     # the server (webchat.backends.models.RoutedChat sets it to the model that answered).
     conversation_id: str = field(default="", repr=False)
     server: str | None = field(default=None, repr=False)
+    # Asks the person whether a tool call may run (call id, tool, arguments) -> allowed; the runner's.
+    approve: Callable[[str, str, dict[str, Any]], bool] | None = field(default=None, repr=False)
 
     @property
     def empty(self) -> bool:
@@ -85,10 +89,11 @@ class TurnRecord:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        for private in ("started", "conversation_id", "server"):
+        for private in ("started", "conversation_id", "server", "approve"):
             del data[private]
-        if data["model_name"] is None:
-            del data["model_name"]
+        for optional in ("model_name", "tool_calls"):
+            if not data[optional]:
+                del data[optional]
         return data
 
 

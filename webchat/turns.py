@@ -42,6 +42,8 @@ from webchat.store import Store, Turn, TurnStatus, new_id
 from webchat.turn_record import TurnRecord, recording
 
 log = logging.getLogger("webchat.turns")
+APPROVAL_SECONDS = 600.0  # a tool call waiting for Allow or Deny longer than this is denied
+APPROVAL_POLL_SECONDS = 0.2
 
 History = list[dict[str, Any]] | Callable[[], list[dict[str, Any]]]
 INTERRUPTED = "This reply was interrupted: the server writing it stopped. Retry it."
@@ -230,6 +232,7 @@ class TurnRunner:
     ) -> None:
         # A model server's chat function fills it (webchat.turn_record).
         with recording(turn.conversation_id) as record:
+            record.approve = lambda call_id, _tool, _arguments: self._approval(turn.id, call_id)
             try:
                 if callable(history):
                     history = history()
@@ -259,6 +262,20 @@ class TurnRunner:
             else:
                 self._keep_record(turn, record)
                 self._finish(turn.id, "done")
+
+    def _approval(self, turn_id: str, call_id: str) -> bool:
+        """Wait for the person's Allow or Deny of a tool call (from any worker, through the hub);
+        a stop, or no answer within APPROVAL_SECONDS, is a denial."""
+        deadline = time.monotonic() + APPROVAL_SECONDS
+        while time.monotonic() < deadline:
+            decided = self.hub.decision(turn_id, call_id)
+            if decided is not None:
+                return decided
+            snapshot = self.hub.get(turn_id)
+            if snapshot is None or snapshot.final:
+                return False
+            time.sleep(APPROVAL_POLL_SECONDS)
+        return False
 
     def _keep_record(self, turn: Turn, record: TurnRecord) -> None:
         if not record.empty:

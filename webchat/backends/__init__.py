@@ -21,6 +21,7 @@ from webchat.settings import Settings
 
 if TYPE_CHECKING:
     from webchat.backends.inference import Generation
+    from webchat.backends.tools import Toolbox
 
 log = logging.getLogger("webchat")
 
@@ -48,7 +49,14 @@ class Backend:
 
     @classmethod
     def of_model(
-        cls, client: Any, *, model: str | None, generation: Generation, images: bool = True, **kwargs: Any
+        cls,
+        client: Any,
+        *,
+        model: str | None,
+        generation: Generation,
+        images: bool = True,
+        toolbox: Toolbox | None = None,
+        **kwargs: Any,
     ) -> Backend:
         """A model server webchat drives through ``client`` (an InferenceClient); ``images``:
         whether it reads images (else they are described to it by name)."""
@@ -57,7 +65,9 @@ class Backend:
         model_id = kwargs.get("model_id")
 
         def again(changed: Generation) -> ChatFunction:
-            return InferenceChat(client, model=model, generation=changed, model_id=model_id, images=images)
+            return InferenceChat(
+                client, model=model, generation=changed, model_id=model_id, images=images, toolbox=toolbox
+            )
 
         return cls(again(generation), generation=generation, with_generation=again, **kwargs)
 
@@ -68,7 +78,7 @@ class Backend:
         return self.with_generation(dataclasses.replace(self.generation, **changes))
 
 
-def build_backend(settings: Settings, *, images: bool = True) -> Backend:
+def build_backend(settings: Settings, *, images: bool = True, toolbox: Toolbox | None = None) -> Backend:
     """The backend the settings ask for (the local model is started here); ``images``: whether
     the model reads images."""
     # Imported here, not above: a Python program's app never loads huggingface_hub (0.35 s).
@@ -97,6 +107,7 @@ def build_backend(settings: Settings, *, images: bool = True) -> Backend:
             model=model,
             generation=generation,
             images=images,
+            toolbox=toolbox,
             server_name=f"The model server ({settings.base_url or settings.model})",
             model_id=settings.model or "default",
             health_url=settings.base_url.rstrip("/") + "/models" if settings.base_url else None,
@@ -116,6 +127,7 @@ def build_backend(settings: Settings, *, images: bool = True) -> Backend:
         model=None,
         generation=generation,
         images=images,
+        toolbox=toolbox,
         server_name=f"The local model ({gguf.name})",
         model_id=Path(server.gguf).stem,
         process=server,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +14,8 @@ from huggingface_hub import InferenceClient
 from huggingface_hub.errors import TextGenerationError
 
 from webchat.backends.thinking import ReplyBuilder
+from webchat.backends.tool_calls import MAX_ROUNDS, CallCollector, PendingCall, run_calls
+from webchat.backends.tools import Toolbox
 from webchat.errors import is_image_refusal
 from webchat.files.types import HEAD_BYTES, sniff, sniff_file
 from webchat.messages import ChatMessage
@@ -32,6 +34,8 @@ class Generation:
     max_tokens: int = 1024
     temperature: float | None = None
     top_p: float | None = None
+    # The MCP servers whose tools are offered (None: every one configured; a conversation's toggle).
+    tool_servers: tuple[str, ...] | None = None
 
 
 def make_client(
@@ -78,12 +82,14 @@ class InferenceChat:
         generation: Generation = Generation(),
         model_id: str | None = None,
         images: bool = True,
+        toolbox: Toolbox | None = None,
     ) -> None:
         self.client = client  # held for the whole stream: a collected client closes it mid-way
         self.model = model
         self.model_id = model_id or model  # what the turn record names (the local model's file)
         self.endpoint = str(getattr(client, "base_url", None) or getattr(client, "model", None) or "")
         self.generation = generation
+        self.toolbox = toolbox  # MCP servers whose tools it may call (webchat.backends.tools)
         # Images go to the model as image parts until its server refuses them; then by name only,
         # so the conversation goes on (the refusal itself is shown as the reply's error). A model
         # the models file says reads none gets them by name from the start.
@@ -99,16 +105,57 @@ class InferenceChat:
 
     def _stream(self, message: Any, history: list[dict[str, Any]]) -> Iterator[str | list[ChatMessage]]:
         request = to_openai_messages(history, message, self.generation.system_prompt, images=self.images)
-        parameters = {
+        parameters: dict[str, Any] = {
             "max_tokens": self.generation.max_tokens,
             "temperature": self.generation.temperature,
             "top_p": self.generation.top_p,
         }
+        tools = self.toolbox.tools(self.generation.tool_servers) if self.toolbox else []
+        if tools:
+            parameters["tools"] = [t.openai() for t in tools]
         record = current_record()
         if record is not None:  # the request as sent, its images as their files
             record.sent(self.endpoint, self.model_id, {**parameters, "stream": True}, _as_recorded(request))
+        shown: list[ChatMessage] = []  # tool blocks and the words of earlier rounds
+        for round_ in range(MAX_ROUNDS + 1):
+            if round_ == MAX_ROUNDS:  # the last round answers without tools
+                parameters.pop("tools", None)
+            calls = yield from self._round(request, parameters, shown, record)
+            if not calls or self.toolbox is None:
+                return
+            request.append(
+                {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [
+                        {
+                            "id": c.id,
+                            "type": "function",
+                            "function": {"name": c.name, "arguments": c.arguments or "{}"},
+                        }
+                        for c in calls
+                    ],
+                }
+            )
+            approve = record.approve if record is not None else None
+            calls_record = record.tool_calls if record is not None else None
+            told: list[dict[str, Any]] = []  # the ``tool`` messages for the model's next round
+            for blocks, told in run_calls(calls, self.toolbox, shown, approve, calls_record):  # noqa: B007
+                yield list(blocks)
+            request.extend(told)
+
+    def _round(
+        self,
+        request: list[dict[str, Any]],
+        parameters: dict[str, Any],
+        shown: list[ChatMessage],
+        record: Any,
+    ) -> Generator[list[ChatMessage] | str, None, list[PendingCall]]:
+        """One request to the model, streamed after what earlier rounds showed; returns the tool
+        calls it asked for (none: its answer is complete)."""
         stream = self.client.chat_completion(as_sent(request), model=self.model, stream=True, **parameters)
         reply = ReplyBuilder()
+        collector = CallCollector()
         chunks, tokens, finished = 0, 0, False
         finish_reason: str | None = None
         usage: dict[str, Any] | None = None
@@ -122,13 +169,14 @@ class InferenceChat:
                 finish_reason = finish_reason or chunk.choices[0].finish_reason
                 finished = finished or bool(chunk.choices[0].finish_reason)
                 delta = chunk.choices[0].delta
+                collector.add(getattr(delta, "tool_calls", None))
                 reasoning = getattr(delta, "reasoning_content", None) or getattr(delta, "reasoning", None)
                 if delta.content or reasoning:
                     tokens += 1
                     if record is not None:
                         record.first_token()
                     reply.add(delta.content, reasoning)
-                    yield reply.reply()
+                    yield _after(shown, reply.reply())
         finally:
             if record is not None:
                 record.ended(tokens=tokens, usage=usage, finish_reason=finish_reason)
@@ -141,8 +189,22 @@ class InferenceChat:
             # A body that ends cleanly before the server said the reply is complete (a proxy or
             # the server cut it): what came is kept, and the reply ends as an error with Retry.
             raise ModelStreamError("ended its stream early, before the reply was complete")
+        calls = collector.done()
+        if calls:
+            said = reply.reply()
+            shown.extend([ChatMessage(content=said)] if isinstance(said, str) and said else said or [])
+            return calls
         if not reply.content and not reply.reasoning:
-            yield ""
+            yield _after(shown, "")
+        return []
+
+
+def _after(shown: list[ChatMessage], reply: str | list[ChatMessage]) -> str | list[ChatMessage]:
+    """The reply so far: earlier rounds' blocks and words, then this round's."""
+    if not shown:
+        return reply
+    more = [ChatMessage(content=reply)] if isinstance(reply, str) else reply
+    return [*shown, *(m for m in more if m.content != "" or m.metadata)]
 
 
 def to_openai_messages(
@@ -190,7 +252,9 @@ def _as_recorded(request: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _each_part(message: dict[str, Any], change: Any) -> dict[str, Any]:
     content = message["content"]
-    return message if isinstance(content, str) else {**message, "content": [change(p) for p in content]}
+    if content is None or isinstance(content, str):  # text, or none (a turn that only calls tools)
+        return message
+    return {**message, "content": [change(p) for p in content]}
 
 
 def _usage(usage: Any) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from typing import Any, Literal
 from webchat.backends import Backend, build_backend
 from webchat.backends.compare import MAX_COMPARED, compare
 from webchat.backends.models_file import PARAMETERS, ModelSpec, Preset, read_models_file
+from webchat.backends.tools import Toolbox
 from webchat.settings import Settings
 from webchat.turn_record import current as current_record
 
@@ -59,8 +60,11 @@ class Model:
         return {key: getattr(generation, key) for key in PARAMETERS}
 
     def chat_with(self, changes: Mapping[str, Any]) -> Any:
-        """Its chat function with a conversation's settings applied over its defaults."""
+        """Its chat function with a conversation's settings applied over its defaults (and the
+        tool servers it turned on)."""
         changed = {k: v for k, v in changes.items() if k in PARAMETERS and v is not None}
+        if isinstance(changes.get("tools"), list) and self.backend.generation is not None:
+            changed["tool_servers"] = tuple(str(name) for name in changes["tools"])
         return self.backend.tuned(changed) if changed else self.backend.chat
 
 
@@ -170,7 +174,7 @@ class RoutedChat:
             yield from compare(answers, message, history)
             return
         if record is not None:  # the reply says which model wrote it; an error names its server
-            record.model_name = model.name
+            record.model_name = model.name if self.models.several else None
             record.server = model.backend.server_name
         yield from model.chat_with(settings)(message, history)
 
@@ -182,17 +186,18 @@ def compared(extra: tuple[Any, ...]) -> list[str]:
     return [str(n) for n in names] if isinstance(names, list) else []
 
 
-def build_models(settings: Settings) -> Models:
-    """The models the settings ask for: the models file's, or the one the flags name."""
+def build_models(settings: Settings, toolbox: Toolbox | None = None) -> Models:
+    """The models the settings ask for: the models file's, or the one the flags name; each may
+    call the tools of ``toolbox`` (the MCP servers)."""
     if settings.models_file is None:
-        backend = build_backend(settings)
+        backend = build_backend(settings, toolbox=toolbox)
         spec = ModelSpec(name=backend.model_id, images=True)
         return Models([Model(spec, backend)], spec.name)
     models_file = read_models_file(settings.models_file)
     built: list[Model] = []
     try:
         for spec in models_file.models:
-            built.append(Model(spec, _backend_of(spec, settings)))
+            built.append(Model(spec, _backend_of(spec, settings, toolbox)))
     except BaseException:  # a model that cannot start stops the start: the others stop too
         for model in built:
             if model.backend.process is not None:
@@ -201,7 +206,7 @@ def build_models(settings: Settings) -> Models:
     return Models(built, models_file.default, models_file.presets)
 
 
-def _backend_of(spec: ModelSpec, settings: Settings) -> Backend:
+def _backend_of(spec: ModelSpec, settings: Settings, toolbox: Toolbox | None) -> Backend:
     """A model of the models file as the flags would make it (its own server, key and defaults)."""
     parameters = spec.parameters
     one = settings.with_changes(
@@ -216,4 +221,4 @@ def _backend_of(spec: ModelSpec, settings: Settings) -> Backend:
         temperature=parameters.get("temperature", settings.temperature),
         top_p=parameters.get("top_p", settings.top_p),
     )
-    return build_backend(one, images=spec.images)
+    return build_backend(one, images=spec.images, toolbox=toolbox)

@@ -74,6 +74,7 @@ def launch(
     root_path: str | None = None,
     css: str | None = None,
     max_file_size: int | str | None = None,
+    mcp_server: bool | None = None,
     **options: Any,
 ) -> None:
     """Serve until interrupted; prints the URL. Arguments as Gradio's ``launch()``."""
@@ -101,6 +102,8 @@ def launch(
         cli["max_file_size"] = file_size(size)
     if auth is not None:
         cli["auth"] = _auth_pairs(auth)
+    if mcp_server or os.environ.get("GRADIO_MCP_SERVER", "").lower() == "true":
+        cli["mcp_server"] = True  # the chat as an MCP tool at /mcp (webchat.web.api.mcp)
     settings = Settings.load(cli)
     app = make_app(settings)
     if css:

@@ -34,7 +34,15 @@ class Hub:
 
     def __init__(self) -> None:
         self._turns: dict[str, _Live] = {}
+        self._decisions: dict[tuple[str, str], bool] = {}
         self._lock = threading.Lock()
+
+    def decide(self, turn_id: str, key: str, allowed: bool) -> None:
+        with self._lock:
+            self._decisions[(turn_id, key)] = allowed
+
+    def decision(self, turn_id: str, key: str) -> bool | None:
+        return self._decisions.get((turn_id, key))
 
     def has_runner(self, turn_id: str) -> bool:
         """Is a runner in this process still producing the turn? (Not: after a restart.)"""

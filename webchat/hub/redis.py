@@ -39,6 +39,7 @@ log = logging.getLogger("webchat.hub")
 PREFIX = "webchat:"
 # A turn's keys live this long at most (a reply never takes a day); once ended, KEEP_FINISHED_SECONDS.
 OPEN_SECONDS = 24 * 3600
+DECISION_SECONDS = 3600  # an answer to a running turn's question is kept this long
 # Mirrors of turns nobody asked about for this long are dropped from this process's memory.
 FORGET_SECONDS = 600.0
 
@@ -236,6 +237,13 @@ class RedisHub:
         keys = [self._state_key(turn_id), self._log_key(turn_id)]
         self._finished(keys=keys, args=[data, int(KEEP_FINISHED_SECONDS)])
         self._published.pop(turn_id, None)
+
+    def decide(self, turn_id: str, key: str, allowed: bool) -> None:
+        self.redis.set(f"webchat:decision:{turn_id}:{key}", "1" if allowed else "0", ex=DECISION_SECONDS)
+
+    def decision(self, turn_id: str, key: str) -> bool | None:
+        value = self.redis.get(f"webchat:decision:{turn_id}:{key}")
+        return None if value is None else value == "1"
 
     def has_runner(self, turn_id: str) -> bool:
         """Is a live process still producing this turn? False once it ended, or its runner died."""

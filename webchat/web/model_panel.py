@@ -51,6 +51,7 @@ class Panel:
     values: dict[str, Any]  # the conversation's own settings (empty: the model's defaults)
     defaults: dict[str, Any]  # the chosen model's
     presets: list[StoredPreset] = field(default_factory=list)
+    tools: list[tuple[str, bool]] = field(default_factory=list)  # MCP servers, and whether on here
 
     @property
     def several(self) -> bool:
@@ -80,7 +81,18 @@ def panel(conversation_id: str | None, owner: str, unsaved: Mapping[str, Any] | 
         values={k: v for k, v in settings.items() if k in PARAMETERS},
         defaults=chosen.defaults,
         presets=presets_for(owner),
+        tools=_tool_servers(settings),
     )
+
+
+def _tool_servers(settings: Mapping[str, Any]) -> list[tuple[str, bool]]:
+    """The MCP servers whose tools the models may call, each on unless the conversation turned it
+    off (``tools``: the names on)."""
+    toolbox = services().toolbox
+    if toolbox is None:
+        return []
+    on = settings.get("tools")
+    return [(name, on is None or name in on) for name in toolbox.names]
 
 
 def presets_for(owner: str) -> list[StoredPreset]:
@@ -100,9 +112,14 @@ def posted(form: Mapping[str, Any]) -> dict[str, Any] | None:
     ``temperature``, ``top_p``, ``max_tokens``; empty means the model's default), checked; None
     when it posts none of them. InputError says which is wrong."""
     found = models()
-    if found is None or not any(key in form for key in ("model", *PARAMETERS)):
+    if found is None or not any(key in form for key in ("model", "tools_present", *PARAMETERS)):
         return None
     settings: dict[str, Any] = {}
+    toolbox = services().toolbox
+    if toolbox is not None and "tools_present" in form:  # the panel's Tools boxes (ticked: on)
+        getlist = getattr(form, "getlist", None)
+        ticked = getlist("tools") if getlist else form.get("tools", [])
+        settings["tools"] = [name for name in toolbox.names if name in ticked]
     name = str(form.get("model", "") or "")
     if name:
         if found.get(name) is None:

@@ -58,6 +58,16 @@ def keep(turn_id: str, index: int) -> Any:
     return render_messages(conversation)
 
 
+@bp.post("/turns/<turn_id>/tools/<call_id>/<any(allow, deny):decision>")
+def decide(turn_id: str, call_id: str, decision: str) -> Any:
+    """Allow or deny a tool call the reply waits on (whichever worker runs the reply hears it)."""
+    turn = owned_turn(turn_id)
+    services().hub.decide(turn.id, call_id, decision == "allow")
+    if not htmx:
+        return _back(turn.conversation_id)
+    return htmx_response("", reswap="none")
+
+
 @bp.post("/presets")
 def save_preset() -> Any:
     """Save the model and settings the panel shows as a named preset of the owner's."""

@@ -11,6 +11,7 @@ from flask import current_app
 
 from webchat.backends import Backend
 from webchat.backends.models import Models
+from webchat.backends.tools import Toolbox
 from webchat.conversation import Conversations
 from webchat.files.storage import Uploads
 from webchat.hub import TurnHub
@@ -37,6 +38,8 @@ class Services:
     # models all of those a conversation can pick (None for a Python program's chat function).
     backend: Backend
     models: Models | None
+    # The MCP servers the built-in models may call (None: none configured).
+    toolbox: Toolbox | None
     presets: PresetStore
     runner: TurnRunner
     uploads: Uploads
