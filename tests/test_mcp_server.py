@@ -88,3 +88,28 @@ def test_with_the_api_on_a_call_needs_an_api_token(tmp_path):
 def test_without_mcp_there_is_no_mcp_path(tmp_path):
     app = create_app(settings_for(tmp_path), shout)
     assert app.test_client().get("/mcp").status_code == 404
+
+
+@pytest.mark.services
+def test_webchat_production_serves_mcp_from_its_gevent_worker(tmp_path):
+    # Under gevent the chat function runs in a greenlet of the worker, the MCP server on its loop.
+    import os
+    import subprocess
+    import sys
+
+    from servers import free_port, wait_for_http
+
+    port = free_port()
+    env = {**os.environ, "WEBCHAT_SECRET_KEY": "test"}
+    command = [sys.executable, "-m", "webchat.cli", "--production", "--mcp", "--backend", "echo"]
+    command += ["--port", str(port), "--data-dir", str(tmp_path / "data")]
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+    )
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/", process=process)
+        names, result = run(ask(f"http://127.0.0.1:{port}/mcp", message="hello"))
+        assert names == ["chat"] and result.content[0].text == "You said: hello"
+    finally:
+        os.killpg(process.pid, 15)
+        process.wait(15)

@@ -275,3 +275,32 @@ def test_a_bad_mcp_config_says_what_is_wrong(tmp_path, text, says):
     with pytest.raises(ToolsConfigError, match=None) as raised:
         read_mcp_config(path)
     assert says in str(raised.value) and str(path) in str(raised.value)
+
+
+def test_mcp_servers_can_be_listed_in_the_models_file(tmp_path):
+    model = FakeModelServer("tooly").start()
+    model.script = script
+    path = tmp_path / "models.toml"
+    path.write_text(
+        f"""
+[[models]]
+name = "Tooly"
+base_url = "{model.base_url}"
+
+[mcpServers.calc]
+command = {json.dumps(sys.executable)}
+args = [{json.dumps(str(SERVER))}]
+"""
+    )
+    app = create_app(settings_for(tmp_path, models_file=path, backend="auto"))
+    try:
+        chat = Chat(app)
+        assert chat.reply(chat.send("add 2 3"))[-1].message.content == "The tool said: 5"
+        assert 'name="tools" value="calc" checked' in chat.page()
+    finally:
+        app.extensions["webchat"].toolbox.stop()
+        model.stop()
+    config = tmp_path / "mcp.json"
+    config.write_text(json.dumps({"mcpServers": {"calc": {"command": "x"}}}))
+    with pytest.raises(ToolsConfigError, match="'calc' is used twice"):
+        create_app(settings_for(tmp_path, models_file=path, mcp_config=config, backend="auto"))

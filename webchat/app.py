@@ -24,7 +24,7 @@ from webchat import render
 from webchat.backends import Backend
 from webchat.backends.compare import is_compared
 from webchat.backends.models import Models, RoutedChat, build_models
-from webchat.backends.tools import Toolbox, read_mcp_config
+from webchat.backends.tools import Toolbox
 from webchat.chat import ChatFunction
 from webchat.conversation import Conversations
 from webchat.hub import TurnHub
@@ -99,12 +99,10 @@ def create_app(
         multimodal=chat_fn is None,
     )
     models: Models | None = None
-    toolbox = (
-        Toolbox(read_mcp_config(settings.mcp_config)) if settings.mcp_config and chat_fn is None else None
-    )
+    toolbox: Toolbox | None = None
     if chat_fn is None:
-        models = build_models(settings, toolbox)
-        backend = models.default.backend
+        models = build_models(settings)
+        backend, toolbox = models.default.backend, models.toolbox
     else:
         backend = Backend(chat_fn, server_name, page.title or "webchat")
     store = Store(settings.store_url)

@@ -29,7 +29,7 @@ from typing import Any, Literal
 from webchat.backends import Backend, build_backend
 from webchat.backends.compare import MAX_COMPARED, compare
 from webchat.backends.models_file import PARAMETERS, ModelSpec, Preset, read_models_file
-from webchat.backends.tools import Toolbox
+from webchat.backends.tools import Toolbox, read_mcp_config, servers_of
 from webchat.settings import Settings
 from webchat.turn_record import current as current_record
 
@@ -117,7 +117,15 @@ class Models:
     """Every model a conversation can pick, by name, in the models file's order; presets shared by
     every user (the models file's)."""
 
-    def __init__(self, models: list[Model], default: str, presets: tuple[Preset, ...] = ()) -> None:
+    def __init__(
+        self,
+        models: list[Model],
+        default: str,
+        presets: tuple[Preset, ...] = (),
+        *,
+        toolbox: Toolbox | None = None,
+    ) -> None:
+        self.toolbox = toolbox  # the MCP servers their tools come from (webchat.backends.tools)
         self.models = {model.name: model for model in models}
         self.default = self.models[default]
         self.presets = presets
@@ -186,14 +194,18 @@ def compared(extra: tuple[Any, ...]) -> list[str]:
     return [str(n) for n in names] if isinstance(names, list) else []
 
 
-def build_models(settings: Settings, toolbox: Toolbox | None = None) -> Models:
+def build_models(settings: Settings) -> Models:
     """The models the settings ask for: the models file's, or the one the flags name; each may
-    call the tools of ``toolbox`` (the MCP servers)."""
+    call the tools of the MCP servers of ``--mcp-config`` and of the models file."""
+    specs = read_mcp_config(settings.mcp_config) if settings.mcp_config else []
     if settings.models_file is None:
+        toolbox = Toolbox(specs) if specs else None
         backend = build_backend(settings, toolbox=toolbox)
         spec = ModelSpec(name=backend.model_id, images=True)
-        return Models([Model(spec, backend)], spec.name)
+        return Models([Model(spec, backend)], spec.name, toolbox=toolbox)
     models_file = read_models_file(settings.models_file)
+    specs += servers_of(settings.models_file, models_file.mcp_servers, taken={s.name for s in specs})
+    toolbox = Toolbox(specs) if specs else None
     built: list[Model] = []
     try:
         for spec in models_file.models:
@@ -203,7 +215,7 @@ def build_models(settings: Settings, toolbox: Toolbox | None = None) -> Models:
             if model.backend.process is not None:
                 model.backend.process.stop()
         raise
-    return Models(built, models_file.default, models_file.presets)
+    return Models(built, models_file.default, models_file.presets, toolbox=toolbox)
 
 
 def _backend_of(spec: ModelSpec, settings: Settings, toolbox: Toolbox | None) -> Backend:

@@ -28,6 +28,11 @@ and presets shared by every user. TOML::
     system_prompt = "Translate what I write into French."
     temperature = 0.2
 
+    [mcpServers.calculator]            # MCP servers, as in --mcp-config's JSON
+    command = "python"
+    args = ["calc.py"]
+    approve = "ask"
+
 An error stops the start with the file, the line and what is wrong; a key variable that is not
 set names the variable. Keys are read from the environment, never written anywhere.
 """
@@ -93,6 +98,8 @@ class ModelsFile:
     models: tuple[ModelSpec, ...]
     presets: tuple[Preset, ...] = ()
     default: str = ""
+    # MCP servers, as --mcp-config's ``mcpServers`` ([mcpServers.<name>] tables; webchat.backends.tools)
+    mcp_servers: dict[str, Any] = field(default_factory=dict)
 
 
 def read_models_file(path: Path, env: dict[str, str] | None = None) -> ModelsFile:
@@ -107,7 +114,7 @@ def read_models_file(path: Path, env: dict[str, str] | None = None) -> ModelsFil
     except tomllib.TOMLDecodeError as error:
         raise ModelsFileError(f"{path}: not valid TOML: {error}.") from None
     where = _Where(path, text)
-    unknown = sorted(set(data) - {"models", "presets", "default"})
+    unknown = sorted(set(data) - {"models", "presets", "default", "mcpServers"})
     if unknown:
         raise ModelsFileError(
             f"{where.key(None, 0, unknown[0])}: unknown key {unknown[0]!r} (models, presets, default)."
@@ -125,7 +132,7 @@ def read_models_file(path: Path, env: dict[str, str] | None = None) -> ModelsFil
         at = where.key(None, 0, "default")
         raise ModelsFileError(f"{at}: default {default!r} is not a model's name ({', '.join(names)}).")
     presets = [_preset(entry, index, where, names) for index, entry in enumerate(data.get("presets", []))]
-    return ModelsFile(tuple(models), tuple(presets), default or names[0])
+    return ModelsFile(tuple(models), tuple(presets), default or names[0], data.get("mcpServers", {}))
 
 
 def _model(entry: Any, index: int, where: _Where, env: dict[str, str]) -> ModelSpec:

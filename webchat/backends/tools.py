@@ -112,6 +112,19 @@ def read_mcp_config(path: Path) -> list[ServerSpec]:
     servers = data.get("mcpServers") if isinstance(data, dict) else None
     if not isinstance(servers, dict):
         raise ToolsConfigError(f'{path}: expected {{"mcpServers": {{name: {{command, args}} or {{url}}}}}}.')
+    return servers_of(path, servers)
+
+
+def servers_of(
+    path: Path, servers: Mapping[str, Any], taken: set[str] | frozenset[str] = frozenset()
+) -> list[ServerSpec]:
+    """The servers of an ``mcpServers`` mapping (of an MCP config, or the models file's
+    ``[mcpServers.<name>]`` tables); a name used already (``taken``) is refused."""
+    if not isinstance(servers, Mapping):
+        raise ToolsConfigError(f"{path}: mcpServers is a table of servers by name.")
+    for name in servers:
+        if name in taken:
+            raise ToolsConfigError(f"{path}: the MCP server name {name!r} is used twice.")
     return [_spec(path, name, entry) for name, entry in servers.items()]
 
 

@@ -12,7 +12,9 @@ Bearer``), as the rest of the API does; the answer is not stored as a conversati
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
+import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -37,7 +39,7 @@ def mcp_wsgi(
 
     @server.tool(description=f"Ask {title or 'the chat'} something; returns its whole answer as text.")
     async def chat(message: str, history: list[dict[str, Any]] | None = None) -> str:
-        return await asyncio.to_thread(_answer, answer, message, history or [])
+        return await _blocking(_answer, answer, message, history or [])
 
     asgi = server.streamable_http_app(
         streamable_http_path=PATH,
@@ -46,13 +48,15 @@ def mcp_wsgi(
         # webchat checks who may call (the API token), and nginx or --public-origin the host.
         transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
     )
-    _start_lifespan(asgi)
+    ready = _start_lifespan(asgi)
     served = ASGIMiddleware(asgi, loop=aio.loop())
 
     def dispatch(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if path != PATH and not path.startswith(PATH + "/"):
             return inner(environ, start_response)
+        _note_worker_hub()
+        aio.wait(ready)  # the session manager runs (at once, but for the first call)
         if tokens is not None and not _token_ok(tokens, environ.get("HTTP_AUTHORIZATION", "")):
             body = json.dumps(
                 {"error": {"message": "This MCP server needs an API token: 'Authorization: Bearer <token>'."}}
@@ -88,17 +92,56 @@ def _token_ok(tokens: TokenStore, header: str) -> bool:
     )
 
 
-def _start_lifespan(asgi: Any) -> None:
-    """Run the app's lifespan (its session manager) on the loop, for as long as the process lives."""
-    started = asyncio.Event()
+def _start_lifespan(asgi: Any) -> concurrent.futures.Future[bool]:
+    """Run the app's lifespan (its session manager) on the loop, for as long as the process lives;
+    the future is done once it runs. Not waited for here: under gevent, app creation must not
+    block on another thread (nothing else would wake the worker's hub yet)."""
+    ready: concurrent.futures.Future[bool] = concurrent.futures.Future()
 
     async def live() -> None:
-        async with asgi.router.lifespan_context(asgi):
-            started.set()
-            await asyncio.Event().wait()
+        try:
+            async with asgi.router.lifespan_context(asgi):
+                ready.set_result(True)
+                await asyncio.Event().wait()
+        except BaseException as error:
+            if not ready.done():
+                ready.set_exception(error)
+            raise
 
-    async def start() -> None:
-        asyncio.get_running_loop().create_task(live())
-        await started.wait()
+    loop = aio.loop()
+    loop.call_soon_threadsafe(lambda: loop.create_task(live()))
+    return ready
 
-    aio.run(start(), scoped=False)
+
+# Under gevent (--production) the chat function runs as a greenlet of the worker's hub, as a turn
+# does, not in a thread of the loop's: the hub of the worker, as the last /mcp request saw it.
+_worker_hub: list[Any] = []
+
+
+def _note_worker_hub() -> None:
+    monkey = sys.modules.get("gevent.monkey")
+    if monkey is not None and monkey.is_module_patched("threading"):
+        import gevent  # present whenever gevent has patched threading
+
+        _worker_hub[:] = [gevent.get_hub()]
+
+
+async def _blocking(fn: Callable[..., str], *args: Any) -> str:
+    """``fn(*args)`` without blocking the loop: in a thread, or a greenlet of the worker's hub."""
+    if not _worker_hub:
+        return await asyncio.to_thread(fn, *args)
+    import gevent  # as above
+
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[str] = loop.create_future()
+
+    def job() -> None:
+        try:
+            result = fn(*args)
+        except BaseException as error:  # handed to the awaiting tool call
+            loop.call_soon_threadsafe(future.set_exception, error)
+        else:
+            loop.call_soon_threadsafe(future.set_result, result)
+
+    _worker_hub[0].loop.run_callback_threadsafe(lambda: gevent.spawn(job))
+    return await future
