@@ -1,7 +1,8 @@
 """A real MCP server for the tests, spoken to over stdio, written with the ``mcp`` SDK: a
 calculator, an image tool, one that crashes the process, one that hangs, one that answers a lot.
 
-    python tests/mcp_tools_server.py
+    python tests/mcp_tools_server.py              # over stdio
+    python tests/mcp_tools_server.py --http PORT  # over streamable HTTP at http://127.0.0.1:PORT/mcp
 """
 
 from __future__ import annotations
@@ -53,6 +54,14 @@ def lots() -> str:
 
 
 @server.tool()
+def garbage() -> str:
+    """Writes something that is not the protocol into the protocol's stream (the SDK keeps a tool's
+    own ``print`` out of it: this writes to the file descriptor under it), then answers."""
+    os.write(1, b"this is not JSON-RPC\n{{{\n")
+    return "after the garbage"
+
+
+@server.tool()
 def markup() -> str:
     """Text that looks like HTML."""
     return '<img src=x onerror="alert(1)"><script>alert(2)</script> done'
@@ -63,4 +72,7 @@ if __name__ == "__main__":
     if marks:  # each start leaves its pid: a test sees restarts and that none is left running
         with open(os.path.join(marks, f"started-{os.getpid()}"), "w") as handle:
             handle.write(str(os.getpid()))
-    server.run()
+    if len(sys.argv) > 1 and sys.argv[1] == "--http":  # streamable HTTP on 127.0.0.1:<port>
+        server.run("streamable-http", host="127.0.0.1", port=int(sys.argv[2]))
+    else:
+        server.run()

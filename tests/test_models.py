@@ -456,3 +456,31 @@ def test_a_model_without_images_gets_them_by_name(app, servers):
     app.extensions["webchat"].hub.wait_final(TURN_ID.findall(response.get_data(as_text=True))[-1], 20)
     said = json.dumps(beta.requests[-1].body["messages"])
     assert "image_url" not in said and "cat.png" in said
+
+
+def test_a_long_conversation_is_trimmed_to_the_models_context(tmp_path):
+    server = FakeModelServer("small").start()
+    try:
+        path = write(
+            tmp_path,
+            f"""
+[[models]]
+name = "Small"
+base_url = "{server.base_url}"
+context_length = 120
+parameters = {{ max_tokens = 40, system_prompt = "Be brief." }}
+""",
+        )
+        app = create_app(settings_for(tmp_path, models_file=path, backend="auto"))
+        chat = Browser(app)
+        for n in range(6):
+            chat.send(f"message number {n} " + "words " * 20)
+        sent = server.requests[-1].body["messages"]
+        assert sent[0] == {"role": "system", "content": "Be brief."}
+        assert sent[1]["role"] == "user" and sent[-1]["content"].startswith("message number 5")
+        assert len(sent) < 12  # 11 messages and the system prompt would not fit in 120 tokens
+        record = app.extensions["webchat"].store.conversation_turn_records(chat.conversation_id)[-1]
+        assert record["dropped_messages"] == 12 - len(sent) and record["messages"] == sent
+        assert "oldest messages were left out" in chat.page()
+    finally:
+        server.stop()

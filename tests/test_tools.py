@@ -29,6 +29,8 @@ ASKS = {
     "markup please": ("calc__markup", {}),
     "ask first": ("asker__add", {"a": 1, "b": 1}),
     "bad arguments": ("calc__add", "not json"),
+    "garbage please": ("calc__garbage", {}),
+    "remote add": ("remote__add", {"a": 4, "b": 5}),
 }
 
 
@@ -304,3 +306,55 @@ args = [{json.dumps(str(SERVER))}]
     config.write_text(json.dumps({"mcpServers": {"calc": {"command": "x"}}}))
     with pytest.raises(ToolsConfigError, match="'calc' is used twice"):
         create_app(settings_for(tmp_path, models_file=path, mcp_config=config, backend="auto"))
+
+
+def test_a_server_writing_garbage_into_the_protocol_does_not_break_the_chat(setup):
+    # The SDK skips (and logs) lines that are not JSON-RPC: the call's answer still comes.
+    app, _ = setup
+    chat = Chat(app)
+    [block, answer] = chat.reply(chat.send("garbage please"))
+    assert block.message.metadata["status"] == "done"
+    assert answer.message.content == "The tool said: after the garbage"
+    assert chat.reply(chat.send("add 2 3"))[-1].message.content == "The tool said: 5"
+
+
+def test_a_server_set_to_never_offers_nothing(tmp_path):
+    config = tmp_path / "mcp.json"
+    config.write_text(
+        json.dumps(
+            {"mcpServers": {"off": {"command": sys.executable, "args": [str(SERVER)], "approve": "never"}}}
+        )
+    )
+    model = FakeModelServer("tooly").start()
+    app = create_app(settings_for(tmp_path, base_url=model.base_url, mcp_config=config, backend="auto"))
+    try:
+        Chat(app).send("add 2 3")
+        assert "tools" not in model.requests[-1].body
+    finally:
+        app.extensions["webchat"].toolbox.stop()
+        model.stop()
+
+
+def test_a_streamable_http_server_by_url(tmp_path):
+    import subprocess
+
+    from servers import free_port, wait_for_port
+
+    port = free_port()
+    server = subprocess.Popen([sys.executable, str(SERVER), "--http", str(port)], stderr=subprocess.DEVNULL)
+    model = FakeModelServer("tooly").start()
+    model.script = script
+    try:
+        wait_for_port(port, process=server)
+        config = tmp_path / "mcp.json"
+        config.write_text(json.dumps({"mcpServers": {"remote": {"url": f"http://127.0.0.1:{port}/mcp"}}}))
+        app = create_app(settings_for(tmp_path, base_url=model.base_url, mcp_config=config, backend="auto"))
+        chat = Chat(app)
+        [block, answer] = chat.reply(chat.send("remote add"))
+        assert block.message.metadata["title"] == "🛠️ Used tool add (remote)"
+        assert answer.message.content == "The tool said: 9"
+        app.extensions["webchat"].toolbox.stop()
+    finally:
+        server.terminate()
+        server.wait(10)
+        model.stop()

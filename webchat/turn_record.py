@@ -44,6 +44,8 @@ class TurnRecord:
     model_name: str | None = None
     # Each tool call of the turn: id, tool, arguments, result, error, seconds (webchat.backends.tool_calls).
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    # The oldest messages left out so that the request fits the model's context (its context_length).
+    dropped_messages: int = 0
     started: float = field(default=0.0, repr=False)
     # Not part of the record: the conversation whose turn this is, and the name an error gives
     # the server (webchat.backends.models.RoutedChat sets it to the model that answered).
@@ -91,7 +93,7 @@ class TurnRecord:
         data = asdict(self)
         for private in ("started", "conversation_id", "server", "approve"):
             del data[private]
-        for optional in ("model_name", "tool_calls"):
+        for optional in ("model_name", "tool_calls", "dropped_messages"):
             if not data[optional]:
                 del data[optional]
         return data

@@ -56,6 +56,7 @@ class Backend:
         generation: Generation,
         images: bool = True,
         toolbox: Toolbox | None = None,
+        context_length: int | None = None,
         **kwargs: Any,
     ) -> Backend:
         """A model server webchat drives through ``client`` (an InferenceClient); ``images``:
@@ -66,7 +67,13 @@ class Backend:
 
         def again(changed: Generation) -> ChatFunction:
             return InferenceChat(
-                client, model=model, generation=changed, model_id=model_id, images=images, toolbox=toolbox
+                client,
+                model=model,
+                generation=changed,
+                model_id=model_id,
+                images=images,
+                toolbox=toolbox,
+                context_length=context_length,
             )
 
         return cls(again(generation), generation=generation, with_generation=again, **kwargs)
@@ -78,7 +85,13 @@ class Backend:
         return self.with_generation(dataclasses.replace(self.generation, **changes))
 
 
-def build_backend(settings: Settings, *, images: bool = True, toolbox: Toolbox | None = None) -> Backend:
+def build_backend(
+    settings: Settings,
+    *,
+    images: bool = True,
+    toolbox: Toolbox | None = None,
+    context_length: int | None = None,
+) -> Backend:
     """The backend the settings ask for (the local model is started here); ``images``: whether
     the model reads images."""
     # Imported here, not above: a Python program's app never loads huggingface_hub (0.35 s).
@@ -108,6 +121,7 @@ def build_backend(settings: Settings, *, images: bool = True, toolbox: Toolbox |
             generation=generation,
             images=images,
             toolbox=toolbox,
+            context_length=context_length,
             server_name=f"The model server ({settings.base_url or settings.model})",
             model_id=settings.model or "default",
             health_url=settings.base_url.rstrip("/") + "/models" if settings.base_url else None,
@@ -128,6 +142,7 @@ def build_backend(settings: Settings, *, images: bool = True, toolbox: Toolbox |
         generation=generation,
         images=images,
         toolbox=toolbox,
+        context_length=context_length or settings.local_context,  # the context it was started with
         server_name=f"The local model ({gguf.name})",
         model_id=Path(server.gguf).stem,
         process=server,

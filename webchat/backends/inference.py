@@ -83,6 +83,7 @@ class InferenceChat:
         model_id: str | None = None,
         images: bool = True,
         toolbox: Toolbox | None = None,
+        context_length: int | None = None,
     ) -> None:
         self.client = client  # held for the whole stream: a collected client closes it mid-way
         self.model = model
@@ -90,6 +91,7 @@ class InferenceChat:
         self.endpoint = str(getattr(client, "base_url", None) or getattr(client, "model", None) or "")
         self.generation = generation
         self.toolbox = toolbox  # MCP servers whose tools it may call (webchat.backends.tools)
+        self.context_length = context_length  # tokens the model takes in all (None: not known)
         # Images go to the model as image parts until its server refuses them; then by name only,
         # so the conversation goes on (the refusal itself is shown as the reply's error). A model
         # the models file says reads none gets them by name from the start.
@@ -105,6 +107,7 @@ class InferenceChat:
 
     def _stream(self, message: Any, history: list[dict[str, Any]]) -> Iterator[str | list[ChatMessage]]:
         request = to_openai_messages(history, message, self.generation.system_prompt, images=self.images)
+        dropped = fit_context(request, self.context_length, self.generation.max_tokens)
         parameters: dict[str, Any] = {
             "max_tokens": self.generation.max_tokens,
             "temperature": self.generation.temperature,
@@ -116,6 +119,7 @@ class InferenceChat:
         record = current_record()
         if record is not None:  # the request as sent, its images as their files
             record.sent(self.endpoint, self.model_id, {**parameters, "stream": True}, _as_recorded(request))
+            record.dropped_messages = dropped
         shown: list[ChatMessage] = []  # tool blocks and the words of earlier rounds
         for round_ in range(MAX_ROUNDS + 1):
             if round_ == MAX_ROUNDS:  # the last round answers without tools
@@ -205,6 +209,40 @@ def _after(shown: list[ChatMessage], reply: str | list[ChatMessage]) -> str | li
         return reply
     more = [ChatMessage(content=reply)] if isinstance(reply, str) else reply
     return [*shown, *(m for m in more if m.content != "" or m.metadata)]
+
+
+CHARS_PER_TOKEN = 4  # a rough count of tokens (no tokenizer of every model is at hand)
+MESSAGE_TOKENS = 4  # what each message costs besides its text (role, separators)
+IMAGE_TOKENS = 800
+
+
+def fit_context(request: list[dict[str, Any]], context_length: int | None, max_tokens: int) -> int:
+    """Drop the oldest messages of the conversation (never the system prompt, never the newest
+    message) until the request and the reply fit the model's context, as counted roughly; returns
+    how many were dropped (the turn record says so). A model whose context is not known gets all."""
+    if not context_length:
+        return 0
+
+    def size(message: dict[str, Any]) -> int:
+        content = message.get("content")
+        if isinstance(content, str):
+            return MESSAGE_TOKENS + len(content) // CHARS_PER_TOKEN
+        parts = content or []
+        text = sum(len(p.get("text", "")) for p in parts if p.get("type") == "text")
+        images = sum(1 for p in parts if p.get("type") == "image_url")
+        return MESSAGE_TOKENS + text // CHARS_PER_TOKEN + images * IMAGE_TOKENS
+
+    budget = context_length - min(max_tokens, context_length // 2)
+    total = sum(size(m) for m in request)
+    dropped = 0
+    first = 1 if request and request[0]["role"] == "system" else 0
+    while total > budget and len(request) - first > 1:
+        total -= size(request.pop(first))
+        dropped += 1
+    while len(request) - first > 1 and request[first]["role"] == "assistant":  # start on a user's turn
+        request.pop(first)
+        dropped += 1
+    return dropped
 
 
 def to_openai_messages(

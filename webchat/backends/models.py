@@ -233,4 +233,4 @@ def _backend_of(spec: ModelSpec, settings: Settings, toolbox: Toolbox | None) ->
         temperature=parameters.get("temperature", settings.temperature),
         top_p=parameters.get("top_p", settings.top_p),
     )
-    return build_backend(one, images=spec.images, toolbox=toolbox)
+    return build_backend(one, images=spec.images, toolbox=toolbox, context_length=spec.context_length)
