@@ -75,13 +75,18 @@ class Browser:
     def post(self, path, data=None):
         return self.client.post(path, data=data or {}, headers={**HX, "X-CSRF-Token": self.token})
 
-    def send(self, text, **fields):
+    def start(self, text, **fields):
+        """Send; the turn writing the reply (not waited for)."""
         response = self.post("/turns", {"text": text, "conversation_id": self.conversation_id, **fields})
         assert response.status_code == 200, response.get_data(as_text=True)
         if "HX-Push-Url" in response.headers:
             self.conversation_id = response.headers["HX-Push-Url"].rsplit("/", 1)[1]
-        turn_id = TURN_ID.findall(response.get_data(as_text=True))[-1]
-        snapshot = self.app.extensions["webchat"].hub.wait_final(turn_id, 20)
+        return TURN_ID.findall(response.get_data(as_text=True))[-1]
+
+    def send(self, text, **fields):
+        """Send, and wait for the reply to end (generously: a busy machine is slow)."""
+        turn_id = self.start(text, **fields)
+        snapshot = self.app.extensions["webchat"].hub.wait_final(turn_id, 60)
         assert snapshot is not None and snapshot.final
         return turn_id
 

@@ -12,8 +12,9 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import TURN_ID, csrf_of, settings_for
+from conftest import settings_for
 from fake_openai import FakeModelServer
+from test_models import Browser
 
 from webchat.app import create_app
 from webchat.backends.tools import MAX_RESULT_CHARS, ToolsConfigError, read_mcp_config
@@ -77,34 +78,11 @@ def setup(tmp_path, marks):
     model.stop()
 
 
-class Chat:
-    def __init__(self, app):
-        self.app = app
-        self.client = app.test_client()
-        self.token = csrf_of(self.client)
-        self.conversation_id = ""
-
-    def post(self, path, data=None):
-        return self.client.post(path, data=data or {}, headers={**HX, "X-CSRF-Token": self.token})
-
-    def start(self, text, **fields):
-        response = self.post("/turns", {"text": text, "conversation_id": self.conversation_id, **fields})
-        assert response.status_code == 200, response.get_data(as_text=True)
-        if "HX-Push-Url" in response.headers:
-            self.conversation_id = response.headers["HX-Push-Url"].rsplit("/", 1)[1]
-        return TURN_ID.findall(response.get_data(as_text=True))[-1]
-
-    def send(self, text, **fields):
-        turn = self.start(text, **fields)
-        snapshot = self.app.extensions["webchat"].hub.wait_final(turn, 60)
-        assert snapshot is not None and snapshot.final
-        return turn
+class Chat(Browser):
+    """A browser session (tests/test_models.py) that also reads a turn's reply."""
 
     def reply(self, turn):
         return self.app.extensions["webchat"].store.turn_messages(turn, "reply")
-
-    def page(self):
-        return self.client.get(f"/c/{self.conversation_id}").get_data(as_text=True)
 
 
 def test_a_tool_call_runs_shows_its_block_and_the_model_goes_on(setup):
@@ -203,15 +181,20 @@ def test_a_conversation_can_turn_tool_servers_off(setup):
     assert 'name="tools" value="calc">' in chat.page()  # shown off
 
 
+def wait_for_question(hub, turn: str) -> None:
+    """Until the reply asks whether its tool call may run (generous: a busy machine is slow)."""
+    deadline = time.monotonic() + 30
+    while "waiting for your approval" not in json.dumps([m.to_dict() for m in (hub.get(turn).reply or [])]):
+        assert time.monotonic() < deadline, "the question was not asked"
+        time.sleep(0.05)
+
+
 def test_a_server_that_asks_waits_for_allow_and_a_reload_shows_the_question(setup):
     app, _ = setup
     chat = Chat(app)
     turn = chat.start("ask first")
     hub = app.extensions["webchat"].hub
-    deadline = time.monotonic() + 30
-    while "waiting for your approval" not in json.dumps([m.to_dict() for m in (hub.get(turn).reply or [])]):
-        assert time.monotonic() < deadline, "the question was not asked"
-        time.sleep(0.05)
+    wait_for_question(hub, turn)
     page = chat.page()  # a reload while it waits shows the question again
     allow = f"/turns/{turn}/tools/call-1/allow"
     assert allow in page and "Wants to use tool add (asker)" in html.unescape(page)
@@ -225,10 +208,7 @@ def test_deny_tells_the_model_the_call_was_refused(setup):
     chat = Chat(app)
     turn = chat.start("ask first")
     hub = app.extensions["webchat"].hub
-    deadline = time.monotonic() + 30
-    while "waiting for your approval" not in json.dumps([m.to_dict() for m in (hub.get(turn).reply or [])]):
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_for_question(hub, turn)
     # Without JavaScript: a form post, back to the conversation.
     denied = chat.client.post(f"/turns/{turn}/tools/call-1/deny", data={"csrf_token": chat.token})
     assert denied.status_code == 303

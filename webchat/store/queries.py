@@ -276,15 +276,7 @@ class Store:
         turn_rows, rows = _turn_rows(conversation.id, owner, runs, now)
         first_text = next((m.text for _, run in runs for m in run if m.role == "user" and m.text.strip()), "")
         with self._write() as db:
-            db.execute(
-                conversations.insert().values(
-                    id=conversation.id,
-                    owner=owner,
-                    title=title_from(title or first_text),
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
+            _insert_conversation(db, conversation.id, owner, title_from(title or first_text), now)
             if turn_rows:
                 db.execute(turns.insert(), turn_rows)
             if rows:
@@ -308,15 +300,7 @@ class Store:
             "",
         )
         with self._write() as db:
-            db.execute(
-                conversations.insert().values(
-                    id=conversation.id,
-                    owner=owner,
-                    title=title_from(title or first_text),
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
+            _insert_conversation(db, conversation.id, owner, title_from(title or first_text), now)
             ids: list[int] = []
             turn_of: list[str] = []
             answers: dict[str, str] = {}  # a retry's turn -> the turn whose input it answers
@@ -958,6 +942,14 @@ def _message_row(
 
 
 COMPARE_KEYS = ("title", "id", "status")  # what marks a compared answer (webchat.backends.compare)
+
+
+def _insert_conversation(db: Connection, conversation_id: str, owner: str, title: str, now: float) -> None:
+    db.execute(
+        conversations.insert().values(
+            id=conversation_id, owner=owner, title=title, created_at=now, updated_at=now
+        )
+    )
 
 
 def _delete_messages(db: Connection, ids: list[int]) -> None:
