@@ -55,9 +55,14 @@ def lots() -> str:
 
 @server.tool()
 def garbage() -> str:
-    """Writes something that is not the protocol into the protocol's stream (the SDK keeps a tool's
-    own ``print`` out of it: this writes to the file descriptor under it), then answers."""
-    os.write(1, b"this is not JSON-RPC\n{{{\n")
+    """Writes something that is not the protocol into the protocol's stream, then answers. (The
+    SDK diverts a tool's own stdout away from the wire: a broken server written otherwise would
+    not be so careful, so this writes to the wire's own descriptor.)"""
+    from mcp.server import stdio as wire  # its record of where the wire went
+
+    claim = wire._claims.get(1)
+    fd = claim.private_fd if claim is not None and claim.private_fd is not None else 1
+    os.write(fd, b"this is not JSON-RPC\n{{{\n")
     return "after the garbage"
 
 

@@ -288,12 +288,13 @@ args = [{json.dumps(str(SERVER))}]
         create_app(settings_for(tmp_path, models_file=path, mcp_config=config, backend="auto"))
 
 
-def test_a_server_writing_garbage_into_the_protocol_does_not_break_the_chat(setup):
-    # The SDK skips (and logs) lines that are not JSON-RPC: the call's answer still comes.
+def test_a_server_writing_garbage_into_the_protocol_is_said_in_its_block(setup):
+    # The SDK skips lines that are not JSON-RPC: the call's answer still comes, with a warning.
     app, _ = setup
     chat = Chat(app)
     [block, answer] = chat.reply(chat.send("garbage please"))
     assert block.message.metadata["status"] == "done"
+    assert "**Warning**: The tool server wrote 2 line(s) that are not MCP" in block.message.content
     assert answer.message.content == "The tool said: after the garbage"
     assert chat.reply(chat.send("add 2 3"))[-1].message.content == "The tool said: 5"
 

@@ -94,6 +94,8 @@ def block(
     parts = [f"**Arguments**\n\n```json\n{shown}\n```"]
     if note:
         parts.append(note)
+    if result is not None and result.warning:
+        parts.append(f"**Warning**: {result.warning}")
     if result is not None:
         label = "Error" if result.error else "Result"
         parts.append(f"**{label}**\n\n```text\n{result.text.replace('```', '` ` `')}\n```")

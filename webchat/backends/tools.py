@@ -25,6 +25,8 @@ from __future__ import annotations
 import asyncio
 import atexit
 import base64
+import contextvars
+import dataclasses
 import json
 import logging
 import os
@@ -99,6 +101,7 @@ class ToolResult:
     media: tuple[tuple[str, bytes], ...] = ()
     error: bool = False
     cut: bool = False
+    warning: str = ""  # something wrong that did not stop the call (said in its block)
 
 
 def read_mcp_config(path: Path) -> list[ServerSpec]:
@@ -174,6 +177,7 @@ class ToolServer:
         self._queue: asyncio.Queue[tuple[str, Any, asyncio.Future[Any]]] | None = None
         self._task: asyncio.Task[None] | None = None
         self._tools: list[Tool] | None = None
+        self.garbage = 0  # lines on its output that were not the protocol (the SDK skips them)
 
     # Called from any thread or greenlet: each waits on the loop without holding anything up.
 
@@ -218,6 +222,7 @@ class ToolServer:
     async def _serve(self, queue: asyncio.Queue[tuple[str, Any, asyncio.Future[Any]]]) -> None:
         waiting: asyncio.Future[Any] | None = None
         failure: BaseException = ToolError(f"The tool server {self.spec.name!r} was stopped.")
+        _serving.set(self)  # the SDK's reader task inherits it: its complaints are counted here
         try:
             async with self._client() as client:
                 while True:
@@ -232,6 +237,7 @@ class ToolServer:
                         )
                     else:
                         name, arguments = payload
+                        garbage = self.garbage
                         try:
                             result = await asyncio.wait_for(
                                 client.call_tool(name, arguments), self.spec.timeout
@@ -241,7 +247,14 @@ class ToolServer:
                                 f"The tool server {self.spec.name!r} did not answer within "
                                 f"{self.spec.timeout:g} s (it is started again for the next call)."
                             ) from None
-                        waiting.set_result(_result(result))
+                        answered = _result(result)
+                        if self.garbage > garbage:
+                            answered = dataclasses.replace(
+                                answered,
+                                warning=f"The tool server wrote {self.garbage - garbage} line(s) that are "
+                                "not MCP into its output; they were skipped.",
+                            )
+                        waiting.set_result(answered)
                     waiting = None
         except asyncio.CancelledError:
             raise
@@ -283,6 +296,26 @@ class ToolServer:
             command=self.spec.command or "", args=list(self.spec.args), env={**os.environ, **self.spec.env}
         )
         return Client(params, mode="legacy", read_timeout_seconds=self.spec.timeout)
+
+
+# The server whose connection the running task serves (set in ToolServer._serve, inherited by the
+# tasks the SDK starts for it), so that a line the SDK cannot parse is put down to that server.
+_serving: contextvars.ContextVar[ToolServer | None] = contextvars.ContextVar(
+    "webchat_mcp_server", default=None
+)
+
+
+class _CountGarbage(logging.Filter):
+    """The SDK skips a stdout line that is not JSON-RPC and logs it; count it for its server."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        server = _serving.get()
+        if server is not None and "Failed to parse" in record.getMessage():
+            server.garbage += 1
+        return True
+
+
+logging.getLogger("mcp.client.stdio").addFilter(_CountGarbage())
 
 
 def _leaves(error: BaseException) -> list[BaseException]:
