@@ -20,6 +20,15 @@ pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 
+def send_slow(page: Page, text: str) -> None:
+    """Send, waiting as long as the local model may take on a busy machine."""
+    replies = page.locator(".reply").count()
+    page.locator("#composer-text").fill(text)
+    page.locator("#composer-text").press("Enter")
+    expect(page.locator(".reply")).to_have_count(replies + 1, timeout=60_000)
+    expect(page.locator(".reply").last).not_to_have_class("reply streaming", timeout=120_000)
+
+
 @pytest.fixture
 def two_models(tmp_path, default_gguf):
     fake = FakeModelServer("fake").start()
@@ -55,7 +64,7 @@ def test_switching_between_two_model_servers_in_one_conversation(two_models, pag
     expect(page.locator(".reply").last).to_contain_text("[fake] model=fake-model you said: Hello there")
     picker.select_option("SmolLM2 here")
     expect(page.locator("#model-settings summary")).to_contain_text("SmolLM2 here")  # its defaults now
-    send(page, "Say hello.")
+    send_slow(page, "Say hello.")
     local = page.locator(".reply").last
     # (A 135M model may well repeat the last answer: which server wrote it is in its record.)
     expect(local.locator(".turn-record > summary")).to_contain_text("SmolLM2 here")
@@ -100,7 +109,7 @@ def test_compare_shows_answers_side_by_side_then_one_is_kept(two_models, browser
         page.goto(url)
         page.locator("#model-settings summary").click()
         page.get_by_label("SmolLM2 here").check()
-        send(page, "Compare this")
+        send_slow(page, "Compare this")
         answers = page.locator(".reply .msg.compare-answer")
         expect(answers).to_have_count(2)
         expect(answers.first).to_contain_text("[fake] model=fake-model you said: Compare this")
