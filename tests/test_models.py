@@ -489,3 +489,8 @@ parameters = {{ max_tokens = 40, system_prompt = "Be brief." }}
         assert "oldest messages were left out" in chat.page()
     finally:
         server.stop()
+
+
+def test_the_echo_demo_shows_no_settings_it_would_not_use(tmp_path):
+    page = create_app(settings_for(tmp_path)).test_client().get("/").get_data(as_text=True)
+    assert 'id="model-settings"' not in page and 'id="model-choice"' not in page

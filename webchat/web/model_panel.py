@@ -70,6 +70,9 @@ def panel(conversation_id: str | None, owner: str, unsaved: Mapping[str, Any] | 
     found = models()
     if found is None:
         return None
+    takes_settings = any(m.backend.generation is not None for m in found.models.values())
+    if not (takes_settings or found.several or services().toolbox is not None):
+        return None  # the echo demo: nothing to pick and no settings it would use
     settings = dict(unsaved or {})
     if conversation_id and unsaved is None:
         settings = services().store.conversation_settings(conversation_id)
